@@ -1,0 +1,47 @@
+# Everything a fresh clone needs, from a machine that has only Python.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+SECRET_KEY_FILE := .django-secret-key
+
+export PATH := $(BIN):$(PATH)
+
+.PHONY: help install install-dev run test test-worker test-web test-e2e clean
+
+help:
+	@echo "make run    start web (http://127.0.0.1:8000) and worker, reading .env when present"
+	@echo "make test   run the whole test suite"
+
+$(VENV)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# A development key, made once and kept out of git; a deployment sets its own.
+$(SECRET_KEY_FILE):
+	umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
+
+run: $(VENV)/.installed $(SECRET_KEY_FILE)
+	DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}" honcho start
+
+test: test-worker test-web test-e2e
+
+test-worker: $(VENV)/.installed-dev
+	cd rabbitmq_celery && pytest
+
+test-web: $(VENV)/.installed-dev
+	cd web_app && pytest
+
+test-e2e: $(VENV)/.installed-dev
+	pytest tests
+
+clean:
+	rm -rf .embedded-broker web_app/staticfiles

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AddingConfig(AppConfig):
+    name = "adding"
+    verbose_name = "Adding strings"

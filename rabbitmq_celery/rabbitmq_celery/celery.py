@@ -1,0 +1,12 @@
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rabbitmq_celery.settings")
+
+app = Celery("rabbitmq_celery")
+
+# Every Celery setting lives in Django's settings with the CELERY_ prefix.
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+app.autodiscover_tasks()

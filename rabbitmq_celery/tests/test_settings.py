@@ -1,0 +1,41 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
+
+from rabbitmq_celery.celery import app
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def test_json_is_the_only_accepted_content():
+    assert app.conf.accept_content == ["json"]
+    assert app.conf.result_accept_content == ["json"]
+    assert app.conf.task_serializer == "json"
+    assert app.conf.result_serializer == "json"
+
+
+def test_a_lost_worker_gives_its_task_back():
+    assert app.conf.task_acks_late is True
+    assert app.conf.task_reject_on_worker_lost is True
+    assert app.conf.worker_prefetch_multiplier == 1
+
+
+def test_debug_is_off_unless_asked():
+    assert settings.DEBUG is False
+
+
+def test_missing_secret_key_stops_the_start_with_a_clear_message():
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SECRET_KEY"}
+    completed = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=PROJECT_DIR,
+        env={**env, "DJANGO_SETTINGS_MODULE": "rabbitmq_celery.settings"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert completed.returncode != 0
+    assert "DJANGO_SECRET_KEY is not set" in completed.stderr

@@ -1,0 +1,24 @@
+import inspect
+
+from adding.tasks import ADDING_TASK_NAME, adding_taski
+from rabbitmq_celery.celery import app
+
+
+def test_task_is_registered_under_the_contract_name():
+    app.loader.import_default_modules()
+    assert ADDING_TASK_NAME == "adding_taski"
+    assert app.tasks[ADDING_TASK_NAME] == adding_taski._get_current_object()
+
+
+def test_task_joins_with_es():
+    assert adding_taski("cats", "dogs") == "cats es dogs"
+
+
+def test_task_runs_through_celery_apply():
+    result = adding_taski.apply(args=("cats", "dogs"))
+    assert result.successful()
+    assert result.get() == "cats es dogs"
+
+
+def test_task_takes_exactly_two_arguments():
+    assert list(inspect.signature(adding_taski.run).parameters) == ["first", "second"]

@@ -1,0 +1,13 @@
+"""gunicorn settings; every value can be overridden from the environment."""
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+# Threads, not processes, carry the waiting requests: a request blocked on a
+# slow task costs one idle thread, so the form page stays fast meanwhile.
+worker_class = "gthread"
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "16"))
+# Above RESULT_TIMEOUT, so that a request waiting for its task is never killed.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 20
+accesslog = "-"

@@ -1,0 +1,31 @@
+import re
+
+from django import forms
+from django.core.validators import RegexValidator
+
+MAX_LENGTH = 200
+
+no_control_characters = RegexValidator(
+    r"[\x00-\x1f\x7f-\x9f]",
+    inverse_match=True,
+    message="Line breaks and control characters are not allowed.",
+)
+# Django decodes a form body with errors="replace": U+FFFD marks bytes that were not UTF-8.
+valid_utf8 = RegexValidator(
+    re.escape("\ufffd"), inverse_match=True, message="The text is not valid UTF-8."
+)
+
+
+def text_field(label: str) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        max_length=MAX_LENGTH,
+        validators=[no_control_characters, valid_utf8],
+        error_messages={"required": "Enter some text, not only spaces."},
+        widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": label.lower()}),
+    )
+
+
+class SubmissionForm(forms.Form):
+    first = text_field("First text")
+    second = text_field("Second text")

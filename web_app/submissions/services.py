@@ -1,0 +1,146 @@
+"""What the web app does with a submission: send it, wait for it, record it."""
+import fcntl
+import logging
+import os
+import time
+import uuid
+from contextlib import suppress
+from pathlib import Path
+
+from celery.exceptions import TimeoutError as ResultTimeout
+from celery.result import AsyncResult
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
+
+from web_app.celery import app
+
+from .models import Submission
+
+logger = logging.getLogger(__name__)
+
+# The whole contract with rabbitmq_celery: this name, called with two strings.
+ADDING_TASK_NAME = "adding_taski"
+
+# How often the filesystem result backend is polled; Redis needs no polling,
+# its results arrive on a pub/sub channel.
+POLL_INTERVAL = 0.05
+
+# What a stopped or unreachable result backend raises.
+BACKEND_ERRORS = (RedisError, OSError, OperationalError)
+
+
+class BrokerUnavailable(Exception):
+    """The task could not be handed to the broker; nothing was queued."""
+
+
+class BackendUnavailable(Exception):
+    """The result backend could not be reached; nothing was queued."""
+
+
+def submit(first: str, second: str) -> tuple[Submission, AsyncResult]:
+    """Save the submission and send its task; nothing is saved when sending fails."""
+    task_id = str(uuid.uuid4())
+    try:
+        with transaction.atomic():
+            submission = Submission.objects.create(first=first, second=second, task_id=task_id)
+            result = app.send_task(ADDING_TASK_NAME, args=(first, second), task_id=task_id)
+    except OperationalError as exc:
+        logger.warning("Broker unavailable, task not sent: %s", exc)
+        raise BrokerUnavailable from exc
+    except (RedisError, OSError) as exc:
+        logger.warning("Result backend unavailable, task not sent: %s", exc)
+        raise BackendUnavailable from exc
+    return submission, result
+
+
+def wait_for_result(result: AsyncResult, timeout: float) -> bool:
+    """Wait until the task's result is ready, or the deadline passes; True when ready.
+
+    Each turn blocks on the result (the Redis backend's pub/sub channel, or a
+    sleeping poll of the filesystem backend) for at most the time left, then
+    checks ready(): the loop never spins and never outlives its deadline.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining > 0:
+            with suppress(ResultTimeout):
+                result.get(timeout=remaining, interval=POLL_INTERVAL, propagate=False)
+        if result.ready():
+            return True
+        if remaining <= 0:
+            # Stop listening for it; the submission's page and collect_results pick it up.
+            result.backend.remove_pending_result(result)
+            return False
+
+
+def record_outcome(submission: Submission, result: AsyncResult) -> Submission:
+    """Store a ready result, appending a success to the results file exactly once."""
+    finished_at = result.date_done or timezone.now()
+    if result.successful():
+        outcome = {"status": Submission.Status.DONE, "result": str(result.result)}
+    else:
+        outcome = {"status": Submission.Status.FAILED, "error": describe_failure(result)}
+    with transaction.atomic():
+        # Only the first to move it out of PENDING writes the line.
+        claimed = Submission.objects.filter(
+            pk=submission.pk, status=Submission.Status.PENDING
+        ).update(finished_at=finished_at, **outcome)
+        if claimed and outcome["status"] == Submission.Status.DONE:
+            append_result_line(settings.RESULTS_FILE, outcome["result"])
+    submission.refresh_from_db()
+    return submission
+
+
+def describe_failure(result: AsyncResult) -> str:
+    exc = result.result
+    if isinstance(exc, BaseException):
+        return f"{type(exc).__name__}: {exc}"
+    return f"The task ended in state {result.state}."
+
+
+def refresh(
+    submission: Submission, timeout: float = 0, result: AsyncResult | None = None
+) -> Submission:
+    """Record the submission's result if it is ready, waiting at most `timeout` seconds.
+
+    A backend that cannot be reached leaves the submission pending, to be
+    collected later: the result is not lost, only not yet known.
+    """
+    if not submission.is_pending:
+        return submission
+    if result is None:
+        result = app.AsyncResult(str(submission.task_id))
+    try:
+        ready = wait_for_result(result, timeout) if timeout else result.ready()
+    except BACKEND_ERRORS as exc:
+        logger.warning("Result backend unavailable, %s stays pending: %s", submission.task_id, exc)
+        return submission
+    if ready:
+        return record_outcome(submission, result)
+    return submission
+
+
+def collect_pending(older_than_seconds: float = 0) -> dict[str, int]:
+    """Record every pending submission whose result has come; count what became of them."""
+    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    counts = {status: 0 for status in Submission.Status.values}
+    for submission in Submission.objects.filter(status=Submission.Status.PENDING, created_at__lte=cutoff):
+        counts[refresh(submission).status] += 1
+    return counts
+
+
+def append_result_line(path: Path, line: str) -> None:
+    """Append one whole line to the results file, safely beside other processes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as results_file:
+        fcntl.flock(results_file, fcntl.LOCK_EX)
+        try:
+            results_file.write(line + "\n")
+            results_file.flush()
+            os.fsync(results_file.fileno())
+        finally:
+            fcntl.flock(results_file, fcntl.LOCK_UN)
