@@ -1,0 +1,52 @@
+"""The whole flow with real processes: form → send_task → worker → result → results file."""
+import pytest
+
+from .processes import wait_until
+
+
+@pytest.mark.parametrize("transport", ["rabbitmq", "embedded"])
+def test_a_submission_shows_the_joined_string_and_appends_it(make_stack, browser_for, transport):
+    stack = make_stack(transport)
+    stack.start_worker()
+    stack.start_web()
+    browser = browser_for(stack.base_url)
+
+    page = browser.submit("cats", "dogs")
+
+    assert page.status_code == 200
+    assert page.history and page.history[0].status_code == 302, "POST/redirect/GET"
+    assert "/submissions/" in page.url
+    assert "cats es dogs" in page.text
+    assert stack.results_lines() == ["cats es dogs"]
+
+    second = browser.submit("birds", "fish")
+    assert "birds es fish" in second.text
+    assert stack.results_lines() == ["cats es dogs", "birds es fish"], "appended, never truncated"
+
+    reloaded = browser.get(page.url[len(stack.base_url):])
+    assert "cats es dogs" in reloaded.text
+    assert stack.results_lines() == ["cats es dogs", "birds es fish"], "a reload sends nothing again"
+
+
+def test_a_pending_submission_completes_once_a_worker_starts(make_stack, browser_for):
+    stack = make_stack("rabbitmq", RESULT_TIMEOUT="1")
+    stack.start_web()
+    browser = browser_for(stack.base_url)
+
+    page = browser.submit("late", "cats")
+
+    assert page.status_code == 200
+    assert "Pending" in page.text
+    assert stack.results_lines() == []
+
+    stack.start_worker()
+    detail_path = page.url[len(stack.base_url):]
+    done = wait_until(
+        lambda: "late es cats" in (text := browser.get(detail_path).text) and text,
+        timeout=20,
+        interval=0.2,
+        what="the pending page turning to done",
+    )
+    assert "Done" in done
+    browser.get(detail_path)
+    assert stack.results_lines() == ["late es cats"], "written exactly once"
