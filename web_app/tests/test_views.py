@@ -1,0 +1,107 @@
+"""The views over the embedded broker: the real filesystem transport and result backend, no worker."""
+import pytest
+from django.conf import settings as django_settings
+from django.test import Client
+from django.urls import reverse
+
+from submissions.models import Submission
+from web_app.celery import app
+
+pytestmark = pytest.mark.django_db
+
+FORM_URL = reverse("submission-form")
+
+
+def queued_messages() -> int:
+    return len(list((django_settings.EMBEDDED_BROKER_DIR / "queue").glob("*.msg")))
+
+
+@pytest.fixture
+def results_file(settings, tmp_path):
+    settings.RESULTS_FILE = tmp_path / "results.txt"
+    settings.RESULT_TIMEOUT = 0.2
+    return settings.RESULTS_FILE
+
+
+def test_the_form_page_has_two_labelled_fields_and_a_csrf_token(client):
+    page = client.get(FORM_URL)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'name="csrfmiddlewaretoken"' in html
+    assert '<label for="id_first">First text:</label>' in html
+    assert '<label for="id_second">Second text:</label>' in html
+    assert 'type="submit"' in html
+
+
+def test_a_valid_post_queues_the_task_and_redirects_to_the_pending_submission(client, results_file):
+    before = queued_messages()
+
+    response = client.post(FORM_URL, {"first": "cats", "second": "dogs"})
+
+    submission = Submission.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == submission.get_absolute_url()
+    assert queued_messages() == before + 1
+    assert submission.status == Submission.Status.PENDING
+    page = client.get(response["Location"])
+    assert "Pending" in page.content.decode()
+    assert not results_file.exists()
+
+
+def test_the_submission_page_records_the_result_once_it_comes(client, results_file):
+    client.post(FORM_URL, {"first": "cats", "second": "dogs"})
+    submission = Submission.objects.get()
+    app.backend.store_result(str(submission.task_id), "cats es dogs", "SUCCESS")
+
+    first_view = client.get(submission.get_absolute_url()).content.decode()
+    client.get(submission.get_absolute_url())
+
+    assert "cats es dogs" in first_view
+    assert "Written to the results file" in first_view
+    assert results_file.read_text() == "cats es dogs\n"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"first": "", "second": "dogs"},
+        {"first": "   ", "second": "dogs"},
+        {"first": "x" * 201, "second": "dogs"},
+        {"first": "two\nlines", "second": "dogs"},
+        {"second": "dogs"},
+    ],
+)
+def test_bad_input_is_refused_and_changes_nothing(client, results_file, data):
+    before = queued_messages()
+
+    response = client.post(FORM_URL, data)
+
+    assert response.status_code == 400
+    assert 'class="error"' in response.content.decode()
+    assert queued_messages() == before
+    assert not Submission.objects.exists()
+    assert not results_file.exists()
+
+
+def test_a_post_without_a_csrf_token_is_forbidden(results_file):
+    before = queued_messages()
+    response = Client(enforce_csrf_checks=True).post(FORM_URL, {"first": "cats", "second": "dogs"})
+    assert response.status_code == 403
+    assert queued_messages() == before
+    assert not Submission.objects.exists()
+
+
+def test_input_is_shown_escaped(client, results_file):
+    client.post(FORM_URL, {"first": "<script>alert(1)</script>", "second": "dogs"})
+    submission = Submission.objects.get()
+    html = client.get(submission.get_absolute_url()).content.decode()
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_an_unknown_submission_is_a_404(client):
+    assert client.get(reverse("submission-detail", args=[999])).status_code == 404
+
+
+def test_other_methods_are_not_allowed(client):
+    assert client.put(FORM_URL).status_code == 405
