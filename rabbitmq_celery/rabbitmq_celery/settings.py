@@ -58,7 +58,8 @@ LOGGING = {
 
 # Celery
 # ------------------------------------------------------------------------------
-EMBEDDED_BROKER_DIR = Path(os.environ.get("EMBEDDED_BROKER_DIR", REPO_DIR / ".embedded-broker"))
+# A relative path is taken from the repository root, whichever folder the process starts in.
+EMBEDDED_BROKER_DIR = REPO_DIR / os.environ.get("EMBEDDED_BROKER_DIR", ".embedded-broker")
 
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-url
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")

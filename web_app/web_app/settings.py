@@ -110,14 +110,20 @@ LOGGING = {
 }
 
 # The results file: one joined string a line, appended, never truncated.
-RESULTS_DIR = Path(os.environ.get("RESULTS_DIR", REPO_DIR / "results"))
+# A relative RESULTS_DIR is taken from the repository root.
+RESULTS_DIR = REPO_DIR / os.environ.get("RESULTS_DIR", "results")
 RESULTS_FILE = RESULTS_DIR / "results.txt"
 # Seconds a submission waits for its result before the page says "pending".
 RESULT_TIMEOUT = float(os.environ.get("RESULT_TIMEOUT", "10"))
+# Seconds a health check waits for the broker, the result backend or a worker's reply.
+HEALTH_TIMEOUT = float(os.environ.get("HEALTH_TIMEOUT", "1"))
+# Seconds the workers' state is kept before pages ask the workers again.
+HEALTH_CACHE_SECONDS = float(os.environ.get("HEALTH_CACHE_SECONDS", "5"))
 
 # Celery
 # ------------------------------------------------------------------------------
-EMBEDDED_BROKER_DIR = Path(os.environ.get("EMBEDDED_BROKER_DIR", REPO_DIR / ".embedded-broker"))
+# A relative path is taken from the repository root, whichever folder the process starts in.
+EMBEDDED_BROKER_DIR = REPO_DIR / os.environ.get("EMBEDDED_BROKER_DIR", ".embedded-broker")
 
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-url
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
@@ -131,6 +137,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(EMBEDDED_BROKER_DIR / "queue"),
         "data_folder_out": str(EMBEDDED_BROKER_DIR / "queue"),
         "control_folder": str(EMBEDDED_BROKER_DIR / "control"),
+        # Seconds between looks for replies to a broadcast, such as /healthz's worker ping.
+        "polling_interval": 0.05,
     }
     for folder in ("queue", "control", "results"):
         (EMBEDDED_BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
