@@ -8,3 +8,6 @@ os.environ.setdefault("EMBEDDED_BROKER_DIR", os.path.join(_scratch, "embedded-br
 os.environ.setdefault("RESULTS_DIR", os.path.join(_scratch, "results"))
 
 from web_app.settings import *  # noqa: E402,F403
+
+# The tests do not run collectstatic, so they need no manifest of hashed names.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
