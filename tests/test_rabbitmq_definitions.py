@@ -1,0 +1,72 @@
+"""rabbitmq/definitions.json, which the rabbitmq container loads at boot, against the README."""
+import base64
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+DEFINITIONS_FILE = REPO_DIR / "rabbitmq" / "definitions.json"
+README = REPO_DIR / "README.md"
+# What the README promises: vhost `rabbit`, user `django` with password django and the
+# management tag, all permissions on `rabbit` and on nothing else.
+USER, PASSWORD, VHOST, TAGS = "django", "django", "rabbit", ["management"]
+ALL = ".*"
+
+
+@pytest.fixture(scope="module")
+def definitions():
+    return json.loads(DEFINITIONS_FILE.read_text())
+
+
+def tags_of(user: dict) -> list[str]:
+    """A user's tags; RabbitMQ accepts a list or a comma-separated string."""
+    tags = user["tags"]
+    return sorted(tags.split(",") if isinstance(tags, str) else tags)
+
+
+def sha256_password_matches(password_hash: str, password: str) -> bool:
+    """RabbitMQ's rabbit_password_hashing_sha256: base64(salt + sha256(salt + password)), 4-byte salt."""
+    decoded = base64.b64decode(password_hash)
+    salt, digest = decoded[:4], decoded[4:]
+    return hashlib.sha256(salt + password.encode()).digest() == digest
+
+
+def test_readme_promises_what_the_definitions_hold():
+    readme = " ".join(README.read_text().split())
+    for promise in (f"vhost `{VHOST}`", f"user `{USER}`", f"password `{PASSWORD}`",
+                    f"tag `{TAGS[0]}`", f"amqp://{USER}:{PASSWORD}@localhost:5672/{VHOST}"):
+        assert promise in readme, f"the README no longer says {promise}"
+
+
+def test_one_user_django_and_no_guest(definitions):
+    names = [user["name"] for user in definitions["users"]]
+    assert names == [USER]
+    assert "guest" not in names
+
+
+def test_django_has_the_management_tag_and_the_documented_password(definitions):
+    (user,) = definitions["users"]
+    assert tags_of(user) == TAGS
+    assert user["hashing_algorithm"] == "rabbit_password_hashing_sha256"
+    assert sha256_password_matches(user["password_hash"], PASSWORD)
+    assert not sha256_password_matches(user["password_hash"], "guest")
+
+
+def test_vhost_rabbit_is_the_only_vhost(definitions):
+    assert [vhost["name"] for vhost in definitions["vhosts"]] == [VHOST]
+
+
+def test_django_has_all_permissions_on_rabbit_and_nothing_else(definitions):
+    assert definitions["permissions"] == [
+        {"user": USER, "vhost": VHOST, "configure": ALL, "write": ALL, "read": ALL}
+    ]
+    assert definitions.get("topic_permissions", []) == []
+
+
+def test_sha256_check_tells_passwords_apart():
+    salt = b"\x01\x02\x03\x04"
+    known = base64.b64encode(salt + hashlib.sha256(salt + b"secret").digest()).decode()
+    assert sha256_password_matches(known, "secret")
+    assert not sha256_password_matches(known, "Secret")
