@@ -5,4 +5,6 @@ from . import views
 urlpatterns = [
     path("", views.submission_form, name="submission-form"),
     path("submissions/<int:pk>/", views.submission_detail, name="submission-detail"),
+    path("submissions/<int:pk>/status.json", views.submission_status, name="submission-status"),
+    path("healthz", views.healthz, name="healthz"),
 ]

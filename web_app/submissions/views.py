@@ -1,12 +1,12 @@
 from django.conf import settings
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from . import services
+from . import health, selectors, services
 from .forms import SubmissionForm
 from .models import Submission
-
-RECENT_SUBMISSIONS = 10
 
 
 @require_http_methods(["GET", "POST"])
@@ -28,10 +28,13 @@ def submission_form(request):
 
 
 def render_form(request, form, status=200, unavailable=None):
+    page = selectors.history_page(request.GET.get("page"))
     context = {
         "form": form,
         "unavailable": unavailable,
-        "recent": Submission.objects.all()[:RECENT_SUBMISSIONS],
+        "page": page,
+        "recent": page.object_list,
+        "workers": health.cached_worker_state(),
     }
     return render(request, "submissions/form.html", context, status=status)
 
@@ -40,4 +43,21 @@ def render_form(request, form, status=200, unavailable=None):
 def submission_detail(request, pk):
     """A submission's page; while pending, each view checks once whether its result has come."""
     submission = services.refresh(get_object_or_404(Submission, pk=pk))
-    return render(request, "submissions/detail.html", {"submission": submission})
+    context = {"submission": submission, "status": selectors.submission_status(submission)}
+    return render(request, "submissions/detail.html", context)
+
+
+@never_cache
+@require_http_methods(["GET"])
+def submission_status(request, pk):
+    """A submission's status as JSON, for its page's polling; records a late result like the page."""
+    submission = services.refresh(get_object_or_404(Submission, pk=pk))
+    return JsonResponse(selectors.submission_status(submission))
+
+
+@never_cache
+@require_http_methods(["GET"])
+def healthz(request):
+    """The broker's, the result backend's and the workers' state: 200 when all are up, else 503."""
+    healthy, parts = health.check_all()
+    return JsonResponse({"status": "ok" if healthy else "unavailable", **parts}, status=200 if healthy else 503)

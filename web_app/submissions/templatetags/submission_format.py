@@ -1,0 +1,20 @@
+"""Template filters for how long a submission took or has waited."""
+from datetime import timedelta
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def seconds(value) -> str:
+    """A timedelta or a number of seconds as `0.42 s`, `12 s` or `3 min 5 s`; empty for None."""
+    if value is None:
+        return ""
+    total = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if total < 10:
+        return f"{total:.2f} s"
+    if total < 60:
+        return f"{total:.0f} s"
+    minutes, rest = divmod(round(total), 60)
+    return f"{minutes} min {rest} s"
