@@ -7,10 +7,13 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -148,6 +151,63 @@ class Stack:
         for process in reversed(self.processes):
             process.stop()
 
+    def manage(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        """Run web_app's `python manage.py ...` with this stack's settings."""
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=WEB_DIR,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def submissions(self) -> list[sqlite3.Row]:
+        """Every row of the web app's submissions table (first, second, status, result, task_id)."""
+        database = self.root / "web.sqlite3"
+        if not database.exists():
+            return []
+        with closing(sqlite3.connect(database, timeout=20)) as connection:
+            connection.row_factory = sqlite3.Row
+            return connection.execute(
+                "SELECT first, second, status, result, task_id FROM submissions_submission ORDER BY id"
+            ).fetchall()
+
+
+@dataclass
+class PrivateRedis:
+    """A redis-server of the test's own on a free port, keeping nothing on disk, to stop at will."""
+
+    root: Path
+    port: int = field(default_factory=free_port)
+    process: "Process | None" = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "Process":
+        log_path = self.root / f"redis-{self.port}.log"
+        popen = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", str(self.root)],
+            stdout=open(log_path, "ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.process = Process("redis", popen, log_path)
+        wait_until(
+            lambda: self.process.exited() or "Ready to accept connections" in self.process.log(),
+            START_TIMEOUT,
+            what="redis-server ready",
+        )
+        self.process.check_running()
+        return self.process
+
+    def stop(self):
+        if self.process is not None:
+            self.process.stop()
+
 
 @dataclass
 class Process:
@@ -164,6 +224,12 @@ class Process:
     def check_running(self):
         if self.exited():
             raise RuntimeError(f"{self.name} exited with {self.popen.returncode}:\n{self.log()[-4000:]}")
+
+    def pool_processes(self) -> list[int]:
+        """Process ids of the children of this process (a Celery worker's pool)."""
+        import psutil
+
+        return [child.pid for child in psutil.Process(self.popen.pid).children()]
 
     def signal(self, signum: int):
         """Send a signal to the process and everything it started."""
@@ -205,3 +271,35 @@ class Browser:
         data = {"csrfmiddlewaretoken": self.csrf_token(), "first": first, "second": second}
         kwargs.setdefault("timeout", 30)
         return self.session.post(self.base_url + "/", data=data, **kwargs)
+
+    def path_of(self, page: requests.Response) -> str:
+        return page.url[len(self.base_url):]
+
+    def wait_until_recorded(self, page: requests.Response, timeout: float = 30) -> str:
+        """Reload a submission's page until it is no longer pending; return its text."""
+        return wait_until(
+            lambda: "Pending" not in (text := self.get(self.path_of(page)).text) and text,
+            timeout,
+            interval=0.2,
+            what=f"{page.url} no longer pending",
+        )
+
+
+def submit_concurrently(base_url: str, pairs: list[tuple[str, str]], clients: int = 8) -> list:
+    """Submit every (first, second) pair through the form, `clients` browsers at once.
+
+    Each item of the answer is the final response, or the exception its request raised.
+    """
+    def submit(pair):
+        try:
+            return Browser(base_url).submit(*pair)
+        except requests.RequestException as exc:
+            return exc
+
+    with ThreadPoolExecutor(clients) as pool:
+        return list(pool.map(submit, pairs))
+
+
+def post_duration(page: requests.Response) -> float:
+    """Seconds from sending the POST to the headers of the page it redirected to."""
+    return sum(response.elapsed.total_seconds() for response in (*page.history, page))

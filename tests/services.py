@@ -1,6 +1,10 @@
 """Reach the machine's RabbitMQ and Redis; with CI=true a missing one fails the run."""
 import os
 import socket
+import subprocess
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from urllib.parse import urlparse
 
 import pytest
@@ -25,3 +29,104 @@ def require(url: str, what: str):
     if IN_CI:
         pytest.fail(f"{message}, and CI=true needs the real services", pytrace=False)
     pytest.skip(message)
+
+
+# ---------------------------------------------------------------------------
+# Looking inside RabbitMQ and Redis, and breaking them, for the fault tests.
+# Every command here has a timeout.
+
+RABBITMQ_VHOST = "rabbit"
+RABBITMQCTL_TIMEOUT = 60
+
+
+def rabbitmqctl(*args: str, timeout: float = RABBITMQCTL_TIMEOUT) -> str:
+    completed = subprocess.run(
+        ["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=timeout, check=True
+    )
+    return completed.stdout
+
+
+@dataclass
+class QueueDepth:
+    ready: int
+    unacknowledged: int
+    arguments: str
+
+    @property
+    def total(self) -> int:
+        return self.ready + self.unacknowledged
+
+
+def queue_depth(queue: str) -> QueueDepth | None:
+    """Messages waiting and delivered-but-unacknowledged in a queue of vhost rabbit; None if absent."""
+    listing = rabbitmqctl(
+        "list_queues", "-p", RABBITMQ_VHOST, "--no-table-headers",
+        "name", "messages_ready", "messages_unacknowledged", "arguments",
+    )
+    for line in listing.splitlines():
+        name, ready, unacknowledged, arguments = line.split("\t", 3)
+        if name == queue:
+            return QueueDepth(int(ready), int(unacknowledged), arguments)
+    return None
+
+
+def declare_queue(broker_url: str, queue: str):
+    """Declare the queue as Celery does (durable, direct exchange of its name) so it can be watched."""
+    from kombu import Connection, Exchange, Queue
+
+    with Connection(broker_url, connect_timeout=5) as connection:
+        Queue(queue, Exchange(queue, type="direct"), routing_key=queue)(connection.default_channel).declare()
+
+
+def publish_raw(broker_url: str, queue: str, body: bytes, content_type: str, headers: dict):
+    """Put a message straight into the queue, the way any client of the broker could."""
+    from kombu import Connection
+
+    with Connection(broker_url, connect_timeout=5) as connection:
+        connection.default_channel.basic_publish(
+            connection.default_channel.prepare_message(
+                body,
+                content_type=content_type,
+                content_encoding="binary" if content_type.endswith("serialize") else "utf-8",
+                headers=headers,
+                properties={"delivery_mode": 2},
+            ),
+            exchange="",
+            routing_key=queue,
+        )
+
+
+def rabbitmq_running() -> bool:
+    completed = subprocess.run(
+        ["rabbitmq-diagnostics", "-q", "check_running"], capture_output=True, timeout=RABBITMQCTL_TIMEOUT
+    )
+    return completed.returncode == 0
+
+
+@contextmanager
+def rabbitmq_stopped(start_timeout: float = 60):
+    """Stop the local RabbitMQ application for the block; it is started again whatever happens."""
+    rabbitmqctl("stop_app")
+    try:
+        yield
+    finally:
+        rabbitmqctl("start_app")
+        deadline = time.monotonic() + start_timeout
+        while not rabbitmq_running():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"RabbitMQ not running again within {start_timeout} s")
+            time.sleep(0.5)
+
+
+def stored_result(backend_url: str, task_id: str) -> dict | None:
+    """The result Celery's Redis backend stored for a task, or None when it has none."""
+    import json
+
+    import redis
+
+    client = redis.Redis.from_url(backend_url, socket_timeout=5, socket_connect_timeout=5)
+    try:
+        meta = client.get(f"celery-task-meta-{task_id}")
+    finally:
+        client.close()
+    return json.loads(meta) if meta else None
