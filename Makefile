@@ -6,7 +6,7 @@ SECRET_KEY_FILE := .django-secret-key
 
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help install install-dev run test test-worker test-web test-e2e clean
+.PHONY: help install install-dev run test test-worker test-web test-e2e diagram clean
 
 help:
 	@echo "make run    start web (http://127.0.0.1:8000) and worker, reading .env when present"
@@ -42,6 +42,10 @@ test-web: $(VENV)/.installed-dev
 
 test-e2e: $(VENV)/.installed-dev
 	pytest tests
+
+# The README's architecture picture, drawn from its Graphviz source (Debian package graphviz).
+diagram:
+	dot -Tpng -o django_redis_celery.png docs/architecture.dot
 
 clean:
 	rm -rf .embedded-broker web_app/staticfiles
