@@ -1,0 +1,317 @@
+"""`make bench`: the project, the seed's way (baseline) and a bare Celery client (floor), in one run.
+
+All three run side by side against the same RabbitMQ and Redis, each on a queue
+of its own, and take turns at every load level, so that a noisy neighbour
+slows them alike; the report compares them as ratios.
+"""
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlparse
+
+import requests
+from kombu import Connection
+
+from bench import metrics, report
+from bench.load import REQUEST_TIMEOUT, Load
+from tests.processes import REPO_DIR, VENV_BIN, Browser, Stack, wait_until
+
+BENCH_DIR = Path(__file__).resolve().parent
+SEED_DIR = BENCH_DIR / "seed"
+OUT_DIR = Path(os.environ.get("BENCH_OUT_DIR", BENCH_DIR / "out"))
+RESULTS_DIR = Path(os.environ.get("BENCH_RESULTS_DIR", BENCH_DIR / "results"))
+
+BROKER_URL = os.environ.get("CELERY_BROKER_URL", "amqp://django:django@127.0.0.1:5672/rabbit")
+BACKEND_URL = os.environ.get("CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/0")
+
+LEVELS = tuple(int(n) for n in os.environ.get("BENCH_LEVELS", "1,4,16,64").split(","))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
+WARMUP = float(os.environ.get("BENCH_WARMUP", "1.5"))
+DURATION = float(os.environ.get("BENCH_DURATION", "6"))
+SYSTEMS = tuple(os.environ.get("BENCH_SYSTEMS", "project,baseline,floor").split(","))
+
+# The scenario of issue 6: the worker stopped, this many submissions waiting.
+WAITING_SUBMISSIONS = 32
+PROBE_SECONDS = 5
+PROBE_TIMEOUT = 2
+
+
+class SeedStack(Stack):
+    """The baseline: the seed's web app under gunicorn with 4 sync workers, and the real worker."""
+
+    def start_web(self, env: dict | None = None):
+        command = [str(VENV_BIN / "gunicorn"), "--workers", "4", "--bind", f"127.0.0.1:{self.port}", "seed_web"]
+        web = self._start("web", command, SEED_DIR, {**self.env, "SEED_OUT_DIR": str(self.root)})
+
+        def answers():
+            if web.exited():
+                return True
+            try:
+                return requests.get(self.base_url + "/", timeout=5).status_code == 200
+            except (requests.ConnectionError, requests.Timeout):
+                # Four workers still booting on two cores.
+                return False
+
+        wait_until(answers, 30, interval=0.1, what="seed gunicorn answering")
+        web.check_running()
+        return web
+
+
+class System:
+    """One thing measured: a web app (or the floor client) and its worker."""
+
+    def __init__(self, name: str, stack: Stack, has_web: bool):
+        self.name = name
+        self.stack = stack
+        self.has_web = has_web
+        self.web = None
+        self.worker = None
+        self.load_samples = []
+
+    def start(self):
+        self.start_worker()
+        if self.has_web:
+            self.web = self.stack.start_web()
+
+    def start_worker(self):
+        # Three workers share the vhost: each needs a node name of its own for its pidbox queue.
+        self.worker = self.stack.start_worker("--hostname", f"{self.stack.queue}@%h")
+
+    def queue_depth(self) -> int:
+        with Connection(BROKER_URL, connect_timeout=5) as connection:
+            return connection.default_channel.queue_declare(self.stack.queue, passive=True).message_count
+
+    def run_level(self, clients: int, window: "Window") -> dict:
+        if self.has_web:
+            return self._run_browsers(clients, window)
+        return self._run_floor(clients, window)
+
+    def _run_browsers(self, clients: int, window: "Window") -> dict:
+        load = Load(self.stack.base_url, clients).start()
+        try:
+            time.sleep(WARMUP)
+            window.open({"web": self.web.popen.pid, "worker": self.worker.popen.pid})
+            time.sleep(DURATION)
+            window.close()
+        finally:
+            load.stop()
+        self.load_samples.extend(load.samples)
+        inside = load.between(window.started, window.ended)
+        return {
+            "count": len(inside),
+            "failed": sum(1 for s in inside if not s.ok),
+            "errors": len(load.errors),
+            "error_examples": load.errors[:3],
+            "latencies": [s.seconds for s in inside],
+            "post_latencies": [s.post_seconds for s in inside],
+        }
+
+    def _run_floor(self, clients: int, window: "Window") -> dict:
+        floor = subprocess.Popen(
+            [sys.executable, "-m", "bench.floor", str(clients), str(WARMUP), str(DURATION)],
+            cwd=REPO_DIR,
+            env=self.stack.env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        watchdog = threading.Timer(WARMUP + DURATION + REQUEST_TIMEOUT, floor.kill)
+        watchdog.start()
+        try:
+            for line in floor.stdout:
+                if line.strip() == "measuring":
+                    window.open({"web": floor.pid, "worker": self.worker.popen.pid})
+                elif line.strip() == "done":
+                    window.close()
+                elif line.startswith("{"):
+                    outcome = json.loads(line)
+            floor.wait(5)
+        finally:
+            watchdog.cancel()
+        return {
+            "count": len(outcome["latencies"]),
+            "failed": outcome["wrong"],
+            "errors": outcome["error_count"],
+            "error_examples": outcome["errors"],
+            "latencies": outcome["latencies"],
+            "post_latencies": outcome["latencies"],
+        }
+
+
+class Window:
+    """The measured part of one turn: CPU of every process involved, Redis commands, peak memory."""
+
+    def __init__(self, redis_commands: metrics.RedisCommands, services: dict[str, int]):
+        self.redis_commands = redis_commands
+        self.services = services
+        self.memory = None
+
+    def open(self, own: dict[str, int]):
+        self.pids = {**own, **self.services}
+        self.memory = metrics.PeakMemory(own).__enter__()
+        self.cpu_before = {role: metrics.cpu_seconds([pid]) for role, pid in self.pids.items()}
+        self.redis_before = self.redis_commands.snapshot()
+        self.started = time.monotonic()
+
+    def close(self):
+        self.ended = time.monotonic()
+        self.redis_after = self.redis_commands.snapshot()
+        self.cpu_after = {role: metrics.cpu_seconds([pid]) for role, pid in self.pids.items()}
+        self.memory.__exit__(None, None, None)
+
+    def summary(self) -> dict:
+        return {
+            "seconds": self.ended - self.started,
+            "cpu": {
+                role: metrics.cpu_delta(self.cpu_before[role], self.cpu_after[role]) for role in self.pids
+            },
+            "redis": metrics.RedisCommands.delta(self.redis_before, self.redis_after),
+            "peak_rss": self.memory.peaks,
+        }
+
+
+def worker_stopped_scenario(system: System) -> dict:
+    """Stop the worker, leave 32 submissions waiting, and time the form page meanwhile."""
+    system.worker.stop()
+    posted, errors = [], []
+
+    def post_one(number: int):
+        try:
+            page = Browser(system.stack.base_url).submit(f"w{number}", "cats", timeout=REQUEST_TIMEOUT)
+            posted.append({"expected": f"w{number} es cats", "page_url": page.url})
+        except requests.RequestException as exc:
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=post_one, args=(n,), daemon=True) for n in range(WAITING_SUBMISSIONS)]
+    for thread in threads:
+        thread.start()
+    # The project queues all 32; the seed's 4 sync workers take only 4, the rest wait for a worker.
+    try:
+        wait_until(lambda: system.queue_depth() >= WAITING_SUBMISSIONS, 3, interval=0.1)
+    except TimeoutError:
+        pass
+    queued = system.queue_depth()
+    probe = Browser(system.stack.base_url)
+    latencies, timeouts = [], 0
+    probe_end = time.monotonic() + PROBE_SECONDS
+    while time.monotonic() < probe_end:
+        started = time.monotonic()
+        try:
+            probe.get("/", timeout=PROBE_TIMEOUT).raise_for_status()
+            latencies.append(time.monotonic() - started)
+        except requests.RequestException:
+            timeouts += 1
+    system.start_worker()
+    for thread in threads:
+        thread.join(REQUEST_TIMEOUT + 5)
+    return {
+        "queued": queued,
+        "probes": len(latencies) + timeouts,
+        "timeouts": timeouts,
+        "probe_timeout": PROBE_TIMEOUT,
+        "latencies": latencies,
+        "posted": posted,
+        "errors": errors,
+    }
+
+
+def check_project_results(system: System, posted: list[dict]) -> dict:
+    """Every submission the project answered has its line in the results file, once."""
+    browser = Browser(system.stack.base_url)
+    # A submission that outlived RESULT_TIMEOUT is recorded when its page is next viewed.
+    for url in [s.page_url for s in system.load_samples if not s.ok] + [p["page_url"] for p in posted]:
+        browser.get(urlparse(url).path)
+    expected = Counter([s.expected for s in system.load_samples] + [p["expected"] for p in posted])
+    landed = Counter(system.stack.results_lines())
+    return {
+        "submissions": sum(expected.values()),
+        "lines": sum(landed.values()),
+        "missing": sum((expected - landed).values()),
+        "duplicated": sum(count - 1 for line, count in landed.items() if count > 1),
+    }
+
+
+def make_stack(kind: type, root: Path) -> Stack:
+    root.mkdir(parents=True)
+    return kind(
+        root=root,
+        transport="rabbitmq",
+        queue=f"bench-{root.name}-{uuid.uuid4().hex[:8]}",
+        extra_env={"CELERY_BROKER_URL": BROKER_URL, "CELERY_RESULT_BACKEND": BACKEND_URL},
+    )
+
+
+def delete_queue(name: str):
+    with Connection(BROKER_URL, connect_timeout=5) as connection:
+        connection.default_channel.queue_delete(name)
+
+
+def main() -> int:
+    run_dir = OUT_DIR / datetime.now().strftime("%Y%m%d-%H%M%S")
+    systems = {
+        "project": System("project", make_stack(Stack, run_dir / "project"), has_web=True),
+        "baseline": System("baseline", make_stack(SeedStack, run_dir / "baseline"), has_web=True),
+        "floor": System("floor", make_stack(Stack, run_dir / "floor"), has_web=False),
+    }
+    systems = {name: systems[name] for name in SYSTEMS}
+    services = {
+        "rabbitmq": metrics.listening_pid(urlparse(BROKER_URL).port or 5672),
+        "redis": metrics.listening_pid(urlparse(BACKEND_URL).port or 6379),
+    }
+    services = {role: pid for role, pid in services.items() if pid}
+    redis_commands = metrics.RedisCommands(BACKEND_URL)
+    turns = []
+    scenario = {}
+    started = time.monotonic()
+    try:
+        for system in systems.values():
+            system.start()
+        for level in LEVELS:
+            for round_number in range(ROUNDS):
+                # Rotate who goes first, so that no system always follows the same one.
+                order = list(systems)
+                shift = (LEVELS.index(level) + round_number) % len(order)
+                for name in order[shift:] + order[:shift]:
+                    window = Window(redis_commands, services)
+                    outcome = systems[name].run_level(level, window)
+                    turns.append({"system": name, "clients": level, "round": round_number,
+                                  **outcome, **window.summary()})
+                    print(f"{name:8} {level:3} clients round {round_number}: "
+                          f"{outcome['count'] / window.summary()['seconds']:7.1f} submissions/s",
+                          flush=True)
+        for name in ("project", "baseline"):
+            if name in systems:
+                scenario[name] = worker_stopped_scenario(systems[name])
+                print(f"{name:8} worker stopped: {scenario[name]['timeouts']} of "
+                      f"{scenario[name]['probes']} form GETs timed out", flush=True)
+        integrity = {}
+        if "project" in systems:
+            integrity = check_project_results(systems["project"], scenario.get("project", {}).get("posted", []))
+    finally:
+        for system in systems.values():
+            system.stack.stop_all()
+            delete_queue(system.stack.queue)
+    machine = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "seconds": round(time.monotonic() - started),
+        "levels": LEVELS, "rounds": ROUNDS, "warmup": WARMUP, "duration": DURATION,
+    }
+    raw = {"machine": machine, "turns": turns, "scenario": scenario, "integrity": integrity}
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (run_dir / "raw.json").write_text(json.dumps(raw))
+    table = report.write(raw, RESULTS_DIR)
+    print(table)
+    return 0 if not integrity or (integrity["missing"] == 0 and integrity["duplicated"] == 0) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
