@@ -6,7 +6,7 @@ SECRET_KEY_FILE := .django-secret-key
 
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help install install-dev run test test-worker test-web test-e2e diagram clean
+.PHONY: help install install-dev run test test-worker test-web test-e2e bench diagram clean
 
 help:
 	@echo "make run    start web (http://127.0.0.1:8000) and worker, reading .env when present"
@@ -42,6 +42,15 @@ test-web: $(VENV)/.installed-dev
 
 test-e2e: $(VENV)/.installed-dev
 	pytest tests
+
+$(VENV)/.installed-bench: $(VENV)/.installed-dev bench/requirements.txt
+	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
+	touch $@
+
+# Project vs the seed's way vs a bare Celery client, against the local RabbitMQ and Redis
+# (or CELERY_BROKER_URL / CELERY_RESULT_BACKEND); writes bench/results/. Not part of `make test`.
+bench: $(VENV)/.installed-bench
+	timeout --signal=INT 900 python -m bench.run
 
 # The README's architecture picture, drawn from its Graphviz source (Debian package graphviz).
 diagram:
