@@ -11,24 +11,43 @@ def real_services():
     require(REDIS_URL, "Redis")
 
 
-@pytest.fixture
-def make_stack(tmp_path, request):
-    """Build stacks of real processes; each is stopped at the end of the test."""
-    stacks = []
+class StackFactory:
+    """Builds stacks of real processes under one folder, and stops them all at the end."""
 
-    def make(transport: str = "rabbitmq", **extra_env) -> Stack:
+    def __init__(self, root):
+        self.root = root
+        self.stacks = []
+
+    def __call__(self, transport: str = "rabbitmq", **extra_env) -> Stack:
         if transport == "rabbitmq":
-            request.getfixturevalue("real_services")
-        stack = Stack(root=tmp_path / f"stack{len(stacks)}", transport=transport, extra_env=extra_env)
+            require(RABBITMQ_URL, "RabbitMQ")
+            require(REDIS_URL, "Redis")
+        stack = Stack(root=self.root / f"stack{len(self.stacks)}", transport=transport, extra_env=extra_env)
         stack.root.mkdir()
-        stacks.append(stack)
+        self.stacks.append(stack)
         return stack
 
-    yield make
-    for stack in stacks:
-        stack.stop_all()
-        if stack.transport == "rabbitmq":
-            delete_queue(stack.queue)
+    def close(self):
+        for stack in self.stacks:
+            stack.stop_all()
+            if stack.transport == "rabbitmq":
+                delete_queue(stack.queue)
+
+
+@pytest.fixture
+def make_stack(tmp_path):
+    """Build stacks of real processes; each is stopped at the end of the test."""
+    factory = StackFactory(tmp_path)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture(scope="module")
+def make_module_stack(tmp_path_factory, request):
+    """Build stacks that a module's tests share; each is stopped at the end of the module."""
+    factory = StackFactory(tmp_path_factory.mktemp(request.module.__name__.rpartition(".")[2]))
+    yield factory
+    factory.close()
 
 
 def delete_queue(name: str):

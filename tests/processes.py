@@ -139,8 +139,8 @@ class Stack:
             if web.exited():
                 return True
             try:
-                return requests.get(self.base_url + "/", timeout=2).status_code == 200
-            except requests.ConnectionError:
+                return requests.get(self.base_url + "/", timeout=5).status_code == 200
+            except (requests.ConnectionError, requests.Timeout):
                 return False
 
         wait_until(answers, START_TIMEOUT, interval=0.1, what="gunicorn answering")

@@ -134,7 +134,7 @@ def test_a_whole_worker_killed_with_tasks_reserved_loses_no_task(make_stack):
 
 def test_two_workers_on_one_queue_share_the_load_and_each_result_is_written_once(make_stack):
     stack = make_stack()
-    workers = [stack.start_worker("--concurrency", "1", "-n", f"{name}@%h") for name in ("one", "two")]
+    workers = [stack.start_worker("--concurrency", "1", "-n", f"{stack.queue}-{name}@%h") for name in ("one", "two")]
     stack.start_web()
     pairs = [(f"shared{index}", "birds") for index in range(16)]
 

@@ -2,6 +2,7 @@ import re
 
 from django import forms
 from django.core.validators import RegexValidator
+from django.http import QueryDict
 
 MAX_LENGTH = 200
 
@@ -29,3 +30,16 @@ def text_field(label: str) -> forms.CharField:
 class SubmissionForm(forms.Form):
     first = text_field("First text")
     second = text_field("Second text")
+
+
+def posted_data(request) -> QueryDict | None:
+    """The posted fields, or None on a GET; a body that is not UTF-8 keeps U+FFFD for valid_utf8."""
+    if request.method != "POST":
+        return None
+    if request.content_type == "application/x-www-form-urlencoded":
+        try:
+            request.body.decode("utf-8")
+        except UnicodeDecodeError:
+            # Django would fall back to Latin-1 and accept the bytes as other text.
+            return QueryDict(request.body.decode("utf-8", errors="replace"))
+    return request.POST

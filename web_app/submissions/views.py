@@ -5,14 +5,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from . import health, selectors, services
-from .forms import SubmissionForm
+from .forms import SubmissionForm, posted_data
 from .models import Submission
 
 
 @require_http_methods(["GET", "POST"])
 def submission_form(request):
     """The form; a valid post sends the task, waits for it, and redirects to its page."""
-    form = SubmissionForm(request.POST or None)
+    form = SubmissionForm(posted_data(request))
     if request.method == "POST":
         if not form.is_valid():
             return render_form(request, form, status=400)
