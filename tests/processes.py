@@ -117,9 +117,12 @@ class Stack:
 
     def start_worker(self, *extra_args: str, env: dict | None = None) -> "Process":
         """Start `celery -A rabbitmq_celery worker -l info` and wait until it is ready."""
+        # Workers of concurrent tests share the vhost, where two of the same node name
+        # fight over one exclusive pidbox queue; a later `-n` in extra_args wins.
+        node_name = f"{self.queue}-{len(self.processes)}@%h"
         worker = self._start(
             "worker",
-            [str(VENV_BIN / WORKER_COMMAND[0]), *WORKER_COMMAND[1:], *extra_args],
+            [str(VENV_BIN / WORKER_COMMAND[0]), *WORKER_COMMAND[1:], "-n", node_name, *extra_args],
             WORKER_DIR,
             env,
         )

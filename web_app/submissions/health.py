@@ -4,6 +4,7 @@ Every check is bounded by a short timeout and reports a fault instead of
 raising it: a health check that fails with the thing it checks is no use.
 """
 import logging
+import threading
 from dataclasses import asdict, dataclass, field
 
 from django.conf import settings
@@ -14,6 +15,8 @@ from web_app.celery import app
 logger = logging.getLogger(__name__)
 
 WORKERS_CACHE_KEY = "health:workers"
+WORKERS_FRESH_KEY = "health:workers:fresh"
+WORKERS_REFRESHING_KEY = "health:workers:refreshing"
 # The result backend key read to prove the backend answers; no task has this id.
 BACKEND_PROBE_TASK_ID = "healthz-probe"
 
@@ -80,20 +83,41 @@ def check_workers(broker: PartState | None = None) -> PartState:
     return PartState(up=True, detail=f"{len(names)} answering for queue {queue!r}", workers=names)
 
 
-def cached_worker_state() -> PartState:
-    """The workers' state, asked at most once every HEALTH_CACHE_SECONDS, so pages stay cheap."""
+def cached_worker_state() -> PartState | None:
+    """The workers' last known state, None before the first answer; pages never wait for a ping.
+
+    A state older than HEALTH_CACHE_SECONDS is still returned, while one
+    background thread asks the workers again.
+    """
     state = cache.get(WORKERS_CACHE_KEY)
-    if state is None:
-        state = check_workers()
-        cache.set(WORKERS_CACHE_KEY, state, settings.HEALTH_CACHE_SECONDS)
+    if cache.get(WORKERS_FRESH_KEY) is None and cache.add(
+        WORKERS_REFRESHING_KEY, True, settings.HEALTH_TIMEOUT * 10
+    ):
+        threading.Thread(target=refresh_worker_state, name="worker-health", daemon=True).start()
     return state
+
+
+def refresh_worker_state() -> PartState:
+    """Ask the workers now and keep the answer for the pages."""
+    try:
+        state = check_workers()
+        remember_worker_state(state)
+    finally:
+        cache.delete(WORKERS_REFRESHING_KEY)
+    return state
+
+
+def remember_worker_state(state: PartState) -> None:
+    # The state outlives its freshness so that a page shows the last one while it is asked again.
+    cache.set(WORKERS_CACHE_KEY, state, settings.HEALTH_CACHE_SECONDS * 10)
+    cache.set(WORKERS_FRESH_KEY, True, settings.HEALTH_CACHE_SECONDS)
 
 
 def check_all() -> tuple[bool, dict]:
     """Check the three parts now; True when all are up, with each part's state."""
     broker = check_broker()
     workers = check_workers(broker)
-    cache.set(WORKERS_CACHE_KEY, workers, settings.HEALTH_CACHE_SECONDS)
+    remember_worker_state(workers)
     parts = {"broker": broker, "result_backend": check_result_backend(), "workers": workers}
     healthy = all(part.up for part in parts.values())
     return healthy, {name: part.as_dict() for name, part in parts.items()}

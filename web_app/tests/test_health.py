@@ -4,6 +4,7 @@ The states with a worker running, and with RabbitMQ or Redis unreachable, are
 proven end to end in tests/test_health_e2e.py with real processes.
 """
 import socket
+import time
 
 import pytest
 from django.core.cache import cache
@@ -65,18 +66,60 @@ def test_workers_are_not_asked_without_a_broker(monkeypatch):
     assert "broker is unavailable" in state.detail
 
 
-def test_the_worker_state_is_kept_for_a_few_seconds(monkeypatch, settings):
-    settings.HEALTH_CACHE_SECONDS = 60
+def count_worker_checks(monkeypatch, up=True):
+    """Replace the worker ping with a counted, instant answer, to test the caching around it."""
     calls = []
 
-    def check_workers():
+    def check_workers(broker=None):
         calls.append(1)
-        return health.PartState(up=True, detail="1 answering", workers=["celery@test"])
+        return health.PartState(up=up, detail="answer", workers=["celery@test"] if up else [])
 
     monkeypatch.setattr(health, "check_workers", check_workers)
+    return calls
 
+
+def wait_for_worker_state(timeout=10):
+    deadline = time.monotonic() + timeout
+    while (state := cache.get(health.WORKERS_CACHE_KEY)) is None:
+        assert time.monotonic() < deadline, "the background worker check did not finish"
+        time.sleep(0.01)
+    return state
+
+
+def test_the_first_page_view_asks_the_workers_in_the_background(monkeypatch):
+    calls = count_worker_checks(monkeypatch)
+
+    assert health.cached_worker_state() is None, "unknown at first, without waiting"
+
+    assert wait_for_worker_state().workers == ["celery@test"]
     assert health.cached_worker_state().up
-    assert health.cached_worker_state().workers == ["celery@test"]
+    assert len(calls) == 1
+
+
+def test_the_worker_state_is_kept_for_a_few_seconds(monkeypatch, settings):
+    settings.HEALTH_CACHE_SECONDS = 60
+    calls = count_worker_checks(monkeypatch)
+    health.refresh_worker_state()
+
+    for _ in range(5):
+        assert health.cached_worker_state().up
+
+    assert len(calls) == 1
+
+
+def test_a_stale_state_is_shown_while_it_is_asked_again(monkeypatch, settings):
+    settings.HEALTH_CACHE_SECONDS = 60
+    count_worker_checks(monkeypatch, up=True)
+    health.refresh_worker_state()
+    cache.delete(health.WORKERS_FRESH_KEY)
+    calls = count_worker_checks(monkeypatch, up=False)
+
+    assert health.cached_worker_state().up, "the last state, until the new answer"
+
+    deadline = time.monotonic() + 10
+    while health.cached_worker_state().up:
+        assert time.monotonic() < deadline, "the stale state was never refreshed"
+        time.sleep(0.01)
     assert len(calls) == 1
 
 
@@ -112,6 +155,8 @@ def test_healthz_refreshes_the_state_the_pages_read(client, db):
 
 @pytest.mark.django_db
 def test_the_form_page_shows_a_banner_when_no_worker_answers(client):
+    health.refresh_worker_state()
+
     page = client.get("/").content.decode()
     assert 'id="no-worker-banner"' in page
     assert "No worker is answering" in page
@@ -119,7 +164,28 @@ def test_the_form_page_shows_a_banner_when_no_worker_answers(client):
 
 @pytest.mark.django_db
 def test_the_form_page_has_no_banner_when_a_worker_answers(client, monkeypatch):
-    monkeypatch.setattr(health, "check_workers", lambda: health.PartState(up=True, detail="1"))
+    count_worker_checks(monkeypatch, up=True)
+    health.refresh_worker_state()
+
+    page = client.get("/").content.decode()
+
+    assert "no-worker-banner" not in page
+
+
+class NeverStartedThread:
+    """A thread that never runs: the workers' first answer has not come yet."""
+
+    def __init__(self, **kwargs):
+        pass
+
+    def start(self):
+        pass
+
+
+@pytest.mark.django_db
+def test_the_form_page_has_no_banner_before_the_workers_have_answered(client, monkeypatch):
+    count_worker_checks(monkeypatch, up=False)
+    monkeypatch.setattr(health.threading, "Thread", NeverStartedThread)
 
     page = client.get("/").content.decode()
 
