@@ -50,6 +50,7 @@ def rabbitmqctl(*args: str, timeout: float = RABBITMQCTL_TIMEOUT) -> str:
 class QueueDepth:
     ready: int
     unacknowledged: int
+    type: str
     arguments: str
 
     @property
@@ -61,12 +62,12 @@ def queue_depth(queue: str) -> QueueDepth | None:
     """Messages waiting and delivered-but-unacknowledged in a queue of vhost rabbit; None if absent."""
     listing = rabbitmqctl(
         "list_queues", "-p", RABBITMQ_VHOST, "--no-table-headers",
-        "name", "messages_ready", "messages_unacknowledged", "arguments",
+        "name", "messages_ready", "messages_unacknowledged", "type", "arguments",
     )
     for line in listing.splitlines():
-        name, ready, unacknowledged, arguments = line.split("\t", 3)
+        name, ready, unacknowledged, queue_type, arguments = line.split("\t", 4)
         if name == queue:
-            return QueueDepth(int(ready), int(unacknowledged), arguments)
+            return QueueDepth(int(ready), int(unacknowledged), queue_type, arguments)
     return None
 
 
