@@ -39,3 +39,9 @@ def test_missing_secret_key_stops_the_start_with_a_clear_message():
     )
     assert completed.returncode != 0
     assert "DJANGO_SECRET_KEY is not set" in completed.stderr
+
+
+def test_a_result_that_cannot_be_stored_yet_is_retried_for_a_bounded_time():
+    assert app.conf.result_backend_always_retry is True
+    assert app.conf.result_backend_max_retries == 40
+    assert app.conf.result_backend_max_sleep_between_retries_ms == 2000
