@@ -10,6 +10,7 @@ export PATH := $(BIN):$(PATH)
 
 help:
 	@echo "make run    start web (http://127.0.0.1:8000) and worker, reading .env when present"
+	@echo "make run FLOWER=1   the same, with Flower on http://127.0.0.1:5555 (needs FLOWER_BASIC_AUTH)"
 	@echo "make test   run the whole test suite"
 
 $(VENV)/.installed: requirements.txt
@@ -30,7 +31,7 @@ $(SECRET_KEY_FILE):
 	umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
 
 run: $(VENV)/.installed $(SECRET_KEY_FILE)
-	DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}" honcho start
+	DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}" honcho start web worker $(if $(FLOWER),flower)
 
 test: test-worker test-web test-e2e
 
