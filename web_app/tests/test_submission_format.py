@@ -9,7 +9,8 @@ from submissions.templatetags.submission_format import seconds
     "value, shown",
     [
         (None, ""),
-        (timedelta(milliseconds=42), "0.04 s"),
+        (timedelta(milliseconds=42), "42 ms"),
+        (timedelta(0), "0 ms"),
         (3.456, "3.46 s"),
         (12.4, "12 s"),
         (timedelta(minutes=3, seconds=5), "3 min 5 s"),

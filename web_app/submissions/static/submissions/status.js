@@ -6,6 +6,7 @@
   var MAX_POLLS = 3600;
 
   function formatSeconds(total) {
+    if (total < 1) return Math.round(total * 1000) + " ms";
     if (total < 10) return total.toFixed(2) + " s";
     if (total < 60) return Math.round(total) + " s";
     var rounded = Math.round(total);
