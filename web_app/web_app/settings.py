@@ -102,6 +102,15 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
+# Served over HTTPS behind a proxy that terminates TLS and sets X-Forwarded-Proto:
+# cookies only over HTTPS, and HSTS on HTTPS answers. The proxy redirects plain HTTP.
+SECURE_HTTPS = os.environ.get("DJANGO_SECURE_HTTPS", "").lower() in {"1", "true", "yes", "on"}
+if SECURE_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = 31536000
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
