@@ -1,4 +1,4 @@
-"""Reach the machine's RabbitMQ and Redis; with CI=true a missing one fails the run."""
+"""Reach the machine's RabbitMQ and Redis, look inside them and break them; with CI=true a missing one fails the run."""
 import os
 import socket
 import subprocess
