@@ -6,7 +6,10 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # slow task costs one idle thread, so the form page stays fast meanwhile.
 worker_class = "gthread"
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "16"))
+# Each process takes connections whether or not a thread is free, so one process may
+# hold all the waiting submissions: 64 threads each keep the form page answering with
+# 32 submissions waiting (issue 6's benchmark), at the cost of idle threads only.
+threads = int(os.environ.get("GUNICORN_THREADS", "64"))
 # Above RESULT_TIMEOUT, so that a request waiting for its task is never killed.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
