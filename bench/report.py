@@ -72,16 +72,21 @@ def targets(rows: dict, scenario: dict) -> list[tuple[str, str, bool]]:
     return found
 
 
+def scenario_percentile(outcome: dict, fraction: float) -> float:
+    # A GET that timed out took at least the timeout: it counts as infinitely slow.
+    return percentile(outcome["latencies"] + [float("inf")] * outcome["timeouts"], fraction) * 1000
+
+
 def scenario_p99(outcome: dict) -> float:
-    if outcome["timeouts"] * 100 >= outcome["probes"]:
-        return float("inf")
-    return percentile(outcome["latencies"], 0.99) * 1000
+    return scenario_percentile(outcome, 0.99)
 
 
 def format_scenario(outcome: dict) -> str:
     if not outcome["latencies"]:
         return f"never answered ({outcome['timeouts']} of {outcome['probes']} GETs timed out at {outcome['probe_timeout']} s)"
-    text = f"p99 {scenario_p99(outcome):.0f} ms, p50 {percentile(outcome['latencies'], 0.5) * 1000:.0f} ms"
+    p99, p50 = scenario_p99(outcome), scenario_percentile(outcome, 0.5)
+    over = f"over {outcome['probe_timeout']} s"
+    text = f"p99 {over if p99 == float('inf') else f'{p99:.0f} ms'}, p50 {over if p50 == float('inf') else f'{p50:.0f} ms'}"
     if outcome["timeouts"]:
         text += f", {outcome['timeouts']} of {outcome['probes']} timed out at {outcome['probe_timeout']} s"
     return text
