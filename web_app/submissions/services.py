@@ -32,6 +32,14 @@ POLL_INTERVAL = 0.05
 BACKEND_ERRORS = (RedisError, OSError, OperationalError)
 
 
+def is_backend_unreachable(exc: BaseException) -> bool:
+    """True for a backend error, also as the RuntimeError Celery's Redis result channel
+    raises from one when its bounded reconnects give up (a later call reconnects)."""
+    return isinstance(exc, BACKEND_ERRORS) or (
+        isinstance(exc, RuntimeError) and isinstance(exc.__cause__, BACKEND_ERRORS)
+    )
+
+
 class BrokerUnavailable(Exception):
     """The task could not be handed to the broker; nothing was queued."""
 
@@ -57,7 +65,9 @@ def submit(first: str, second: str) -> tuple[Submission, AsyncResult]:
         logger.warning("Broker unavailable, task not sent: %s", exc)
         discard(submission)
         raise BrokerUnavailable from exc
-    except (RedisError, OSError) as exc:
+    except (RedisError, OSError, RuntimeError) as exc:
+        if not is_backend_unreachable(exc):
+            raise
         logger.warning("Result backend unavailable, task not sent: %s", exc)
         discard(submission)
         raise BackendUnavailable from exc
@@ -153,7 +163,9 @@ def refresh(
         result = app.AsyncResult(str(submission.task_id))
     try:
         ready = wait_for_result(result, timeout) if timeout else result.ready()
-    except BACKEND_ERRORS as exc:
+    except (*BACKEND_ERRORS, RuntimeError) as exc:
+        if not is_backend_unreachable(exc):
+            raise
         logger.warning("Result backend unavailable, %s stays pending: %s", submission.task_id, exc)
         return submission
     if ready:

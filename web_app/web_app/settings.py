@@ -168,6 +168,12 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#redis-socket-timeout
 CELERY_REDIS_SOCKET_TIMEOUT = 5
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-backend-transport-options
+# Bounded reconnects of the result channel (Celery's default is 20 tries a second apart),
+# so that a stopped Redis gives a clear page within a few seconds.
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+    "retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1},
+}
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#accept-content
 CELERY_ACCEPT_CONTENT = ["json"]
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-accept-content
