@@ -57,6 +57,7 @@ def main(clients: int, warmup: float, duration: float) -> None:
     print(json.dumps({
         "duration": window_end - window_start,
         "latencies": [s[1] for s in inside],
+        "submissions": len(samples),
         "wrong": sum(1 for s in samples if not s[2]),
         "errors": errors[:5],
         "error_count": len(errors),

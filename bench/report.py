@@ -24,9 +24,10 @@ def aggregate(turns: list[dict]) -> dict:
     for turn in turns:
         key = (turn["system"], turn["clients"])
         row = rows.setdefault(key, {"count": 0, "failed": 0, "errors": 0, "seconds": 0.0, "latencies": [],
+                                    "redis_submissions": 0,
                                     "post_latencies": [], "cpu": dict.fromkeys(ROLES, 0.0), "redis": {},
                                     "peak_rss": {"web": 0, "worker": 0}})
-        for name in ("count", "failed", "errors", "seconds"):
+        for name in ("count", "failed", "errors", "seconds", "redis_submissions"):
             row[name] += turn[name]
         row["latencies"] += turn["latencies"]
         row["post_latencies"] += turn["post_latencies"]
@@ -44,7 +45,7 @@ def aggregate(turns: list[dict]) -> dict:
         row["post_p50"] = percentile(row["post_latencies"], 0.50) * 1000
         row["cpu_ms"] = sum(row["cpu"].values()) / count * 1000
         row["cpu_ms_by_role"] = {role: seconds / count * 1000 for role, seconds in row["cpu"].items()}
-        row["redis_per_submission"] = sum(row["redis"].values()) / count
+        row["redis_per_submission"] = sum(row["redis"].values()) / max(row["redis_submissions"], 1)
     return rows
 
 
@@ -104,7 +105,8 @@ def markdown(raw: dict) -> str:
         f"the whole run took {machine['seconds']} s.",
         "Latency is the whole browser cycle (GET form, POST, follow the redirect); the floor's is "
         "send_task + get. CPU is user + system of web (or floor client), worker, RabbitMQ and Redis; "
-        "Redis commands are INFO commandstats deltas (server-wide).",
+        "Redis commands are INFO commandstats deltas (server-wide) over each whole turn, warm-up included, "
+        "divided by the turn's submissions.",
         "",
         "| clients | system | req/s | p50 ms | p99 ms | POST→page p50 ms | CPU ms/submission "
         "(web+worker+rabbitmq+redis) | Redis cmds/submission | peak RSS web MB | peak RSS worker MB | failed |",
@@ -123,6 +125,14 @@ def markdown(raw: dict) -> str:
                 f"{row['peak_rss']['web'] / 2**20:.0f} | {row['peak_rss']['worker'] / 2**20:.0f} | "
                 f"{row['failed'] + row['errors']} |"
             )
+    breakdown_level = 16 if 16 in levels else levels[-1]
+    lines += ["", f"Redis commands per submission by command, {breakdown_level} clients: "]
+    for system in systems:
+        row = rows.get((system, breakdown_level))
+        if row:
+            calls = sorted(row["redis"].items(), key=lambda item: -item[1])
+            per = ", ".join(f"{name} {n / max(row['redis_submissions'], 1):.2f}" for name, n in calls)
+            lines.append(f"- {system}: {per}")
     lines += ["", "## Ratios", "",
               "| clients | req/s project ÷ baseline | CPU/submission project ÷ baseline | p50 project ÷ baseline "
               "| p50 project ÷ floor |",

@@ -95,6 +95,7 @@ class System:
         return self._run_floor(clients, window)
 
     def _run_browsers(self, clients: int, window: "Window") -> dict:
+        window.count_redis_from()
         load = Load(self.stack.base_url, clients).start()
         try:
             time.sleep(WARMUP)
@@ -103,6 +104,7 @@ class System:
             window.close()
         finally:
             load.stop()
+        window.count_redis_until(len(load.samples))
         self.load_samples.extend(load.samples)
         inside = load.between(window.started, window.ended)
         return {
@@ -122,6 +124,7 @@ class System:
             stdout=subprocess.PIPE,
             text=True,
         )
+        window.count_redis_from()
         watchdog = threading.Timer(WARMUP + DURATION + REQUEST_TIMEOUT, floor.kill)
         watchdog.start()
         try:
@@ -135,6 +138,7 @@ class System:
             floor.wait(5)
         finally:
             watchdog.cancel()
+        window.count_redis_until(outcome["submissions"])
         return {
             "count": len(outcome["latencies"]),
             "failed": outcome["wrong"],
@@ -146,7 +150,12 @@ class System:
 
 
 class Window:
-    """The measured part of one turn: CPU of every process involved, Redis commands, peak memory."""
+    """The measured part of one turn: CPU of every process involved, Redis commands, peak memory.
+
+    CPU and memory are measured in the steady middle of the turn. Redis commands
+    are counted over the whole turn, from before its first submission to after
+    its last, so that no submission is half inside: a count of whole submissions.
+    """
 
     def __init__(self, redis_commands: metrics.RedisCommands, services: dict[str, int]):
         self.redis_commands = redis_commands
@@ -157,14 +166,19 @@ class Window:
         self.pids = {**own, **self.services}
         self.memory = metrics.PeakMemory(own).__enter__()
         self.cpu_before = {role: metrics.cpu_seconds([pid]) for role, pid in self.pids.items()}
-        self.redis_before = self.redis_commands.snapshot()
         self.started = time.monotonic()
 
     def close(self):
         self.ended = time.monotonic()
-        self.redis_after = self.redis_commands.snapshot()
         self.cpu_after = {role: metrics.cpu_seconds([pid]) for role, pid in self.pids.items()}
         self.memory.__exit__(None, None, None)
+
+    def count_redis_from(self):
+        self.redis_before = self.redis_commands.snapshot()
+
+    def count_redis_until(self, submissions: int):
+        self.redis_after = self.redis_commands.snapshot()
+        self.redis_submissions = submissions
 
     def summary(self) -> dict:
         return {
@@ -173,6 +187,7 @@ class Window:
                 role: metrics.cpu_delta(self.cpu_before[role], self.cpu_after[role]) for role in self.pids
             },
             "redis": metrics.RedisCommands.delta(self.redis_before, self.redis_after),
+            "redis_submissions": self.redis_submissions,
             "peak_rss": self.memory.peaks,
         }
 
