@@ -55,6 +55,12 @@ WSGI_APPLICATION = "web_app.wsgi.application"
 
 TEMPLATES = [
     {
+        # The submission pages (submissions/jinja2/); Django's templates serve the admin.
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "APP_DIRS": True,
+        "OPTIONS": {"environment": "submissions.jinja2_environment.environment"},
+    },
+    {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [],
         "APP_DIRS": True,
@@ -79,6 +85,9 @@ DATABASES = {
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
         },
+        # Each gunicorn thread keeps its connection instead of opening one a request.
+        "CONN_MAX_AGE": None,
+        "CONN_HEALTH_CHECKS": True,
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

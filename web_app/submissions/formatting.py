@@ -1,12 +1,7 @@
-"""Template filters for how long a submission took or has waited."""
+"""How long a submission took or has waited, as its pages show it."""
 from datetime import timedelta
 
-from django import template
 
-register = template.Library()
-
-
-@register.filter
 def seconds(value) -> str:
     """A timedelta or a number of seconds as `42 ms`, `1.25 s`, `12 s` or `3 min 5 s`; empty for None."""
     if value is None:

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import pytest
 
-from submissions.templatetags.submission_format import seconds
+from submissions.formatting import seconds
 
 
 @pytest.mark.parametrize(
