@@ -6,6 +6,8 @@ _scratch = tempfile.mkdtemp(prefix="pytest-web_app-")
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("EMBEDDED_BROKER_DIR", os.path.join(_scratch, "embedded-broker"))
 os.environ.setdefault("RESULTS_DIR", os.path.join(_scratch, "results"))
+os.environ.setdefault("DJANGO_STATIC_ROOT", os.path.join(_scratch, "static"))
+os.makedirs(os.environ["DJANGO_STATIC_ROOT"], exist_ok=True)
 
 from web_app.settings import *  # noqa: E402,F403
 
