@@ -49,20 +49,9 @@ class SeedStack(Stack):
 
     def start_web(self, env: dict | None = None):
         command = [str(VENV_BIN / "gunicorn"), "--workers", "4", "--bind", f"127.0.0.1:{self.port}", "seed_web"]
-        web = self._start("web", command, SEED_DIR, {**self.env, "SEED_OUT_DIR": str(self.root)})
-
-        def answers():
-            if web.exited():
-                return True
-            try:
-                return requests.get(self.base_url + "/", timeout=5).status_code == 200
-            except (requests.ConnectionError, requests.Timeout):
-                # Four workers still booting on two cores.
-                return False
-
-        wait_until(answers, 30, interval=0.1, what="seed gunicorn answering")
-        web.check_running()
-        return web
+        return self.wait_until_answering(
+            self._start("web", command, SEED_DIR, {**self.env, "SEED_OUT_DIR": str(self.root)})
+        )
 
 
 class System:

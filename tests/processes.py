@@ -136,7 +136,10 @@ class Stack:
 
     def start_web(self, env: dict | None = None) -> "Process":
         """Start gunicorn the way the Procfile does and wait until it answers."""
-        web = self._start("web", WEB_COMMAND, WEB_DIR, env)
+        return self.wait_until_answering(self._start("web", WEB_COMMAND, WEB_DIR, env))
+
+    def wait_until_answering(self, web: "Process") -> "Process":
+        """Wait until the web process answers its form page; fail if it exits first."""
 
         def answers():
             if web.exited():
@@ -144,11 +147,21 @@ class Stack:
             try:
                 return requests.get(self.base_url + "/", timeout=5).status_code == 200
             except (requests.ConnectionError, requests.Timeout):
+                # Still booting, or its first answer is slow on a busy machine.
                 return False
 
         wait_until(answers, START_TIMEOUT, interval=0.1, what="gunicorn answering")
         web.check_running()
         return web
+
+    def collect_all_results(self, timeout: float = 60) -> str:
+        """Run collect_results until no submission is pending; its last report."""
+        return wait_until(
+            lambda: "still pending: 0" in (out := self.manage("collect_results").stdout) and out,
+            timeout=timeout,
+            interval=1,
+            what="every submission recorded",
+        )
 
     def stop_all(self):
         for process in reversed(self.processes):
