@@ -1,6 +1,7 @@
 import re
 
 from django import forms
+from django.forms.renderers import Jinja2
 from django.core.validators import RegexValidator
 from django.http import QueryDict
 
@@ -28,6 +29,9 @@ def text_field(label: str) -> forms.CharField:
 
 
 class SubmissionForm(forms.Form):
+    # Widgets from Django's own Jinja2 templates, like the pages around them (the admin keeps its renderer).
+    default_renderer = Jinja2()
+
     first = text_field("First text")
     second = text_field("Second text")
 
