@@ -1,8 +1,8 @@
 import re
 
 from django import forms
-from django.forms.renderers import Jinja2
 from django.core.validators import RegexValidator
+from django.forms.renderers import Jinja2
 from django.http import QueryDict
 
 MAX_LENGTH = 200

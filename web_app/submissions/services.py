@@ -134,12 +134,13 @@ def queued_writer():
 
 @contextmanager
 def file_lock(path: Path):
-    with open(path, "a") as lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
+    """Open `path` for appending and hold an exclusive flock on it, shared by threads and processes."""
+    with open(path, "a", encoding="utf-8") as locked_file:
+        fcntl.flock(locked_file, fcntl.LOCK_EX)
         try:
-            yield
+            yield locked_file
         finally:
-            fcntl.flock(lock_file, fcntl.LOCK_UN)
+            fcntl.flock(locked_file, fcntl.LOCK_UN)
 
 
 def describe_failure(result: AsyncResult) -> str:
@@ -185,11 +186,7 @@ def collect_pending(older_than_seconds: float = 0) -> dict[str, int]:
 def append_result_line(path: Path, line: str) -> None:
     """Append one whole line to the results file, safely beside other processes."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as results_file:
-        fcntl.flock(results_file, fcntl.LOCK_EX)
-        try:
-            results_file.write(line + "\n")
-            results_file.flush()
-            os.fsync(results_file.fileno())
-        finally:
-            fcntl.flock(results_file, fcntl.LOCK_UN)
+    with file_lock(path) as results_file:
+        results_file.write(line + "\n")
+        results_file.flush()
+        os.fsync(results_file.fileno())
