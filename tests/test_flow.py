@@ -1,8 +1,6 @@
 """The whole flow with real processes: form → send_task → worker → result → results file."""
 import pytest
 
-from .processes import wait_until
-
 
 @pytest.mark.parametrize("transport", ["rabbitmq", "embedded"])
 def test_a_submission_shows_the_joined_string_and_appends_it(make_stack, browser_for, transport):
@@ -23,7 +21,7 @@ def test_a_submission_shows_the_joined_string_and_appends_it(make_stack, browser
     assert "birds es fish" in second.text
     assert stack.results_lines() == ["cats es dogs", "birds es fish"], "appended, never truncated"
 
-    reloaded = browser.get(page.url[len(stack.base_url):])
+    reloaded = browser.get(browser.path_of(page))
     assert "cats es dogs" in reloaded.text
     assert stack.results_lines() == ["cats es dogs", "birds es fish"], "a reload sends nothing again"
 
@@ -40,13 +38,8 @@ def test_a_pending_submission_completes_once_a_worker_starts(make_stack, browser
     assert stack.results_lines() == []
 
     stack.start_worker()
-    detail_path = page.url[len(stack.base_url):]
-    done = wait_until(
-        lambda: "late es cats" in (text := browser.get(detail_path).text) and text,
-        timeout=20,
-        interval=0.2,
-        what="the pending page turning to done",
-    )
+    done = browser.wait_until_recorded(page)
+    assert "late es cats" in done
     assert "Done" in done
-    browser.get(detail_path)
+    browser.get(browser.path_of(page))
     assert stack.results_lines() == ["late es cats"], "written exactly once"
