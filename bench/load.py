@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import requests
 
-from tests.processes import Browser
+from tests.processes import Browser, post_duration
 
 # Bounds every request; the seed's page never answers without its worker.
 REQUEST_TIMEOUT = 60
@@ -49,7 +49,7 @@ class Load:
                 self.errors.append(repr(exc))
                 continue
             ended = time.monotonic()
-            post_seconds = sum(r.elapsed.total_seconds() for r in (*page.history, page))
+            post_seconds = post_duration(page)
             ok = page.status_code == 200 and expected in page.text
             self.samples.append(Sample(ended, ended - started, post_seconds, expected, ok, page.url))
 
