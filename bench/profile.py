@@ -18,8 +18,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench.load import Load
-from bench.run import OUT_DIR, RESULTS_DIR, VENV_BIN, System, delete_queue, make_stack
+from bench.run import BROKER_URL, OUT_DIR, RESULTS_DIR, VENV_BIN, System, make_stack
 from tests.processes import Stack
+from tests.services import delete_queue
 
 # (what it is, a frame name as py-spy prints it), in the order a submission meets them.
 PARTS = [
@@ -76,7 +77,7 @@ def main(clients: int = 16, seconds: int = 15, mode: str = "cpu") -> int:
         load.stop()
     finally:
         system.stack.stop_all()
-        delete_queue(system.stack.queue)
+        delete_queue(BROKER_URL, system.stack.queue)
     done = load.between(started, ended)
     total, counts = shares(raw_path, within="" if mode == "cpu" else REQUEST_FRAME)
     what = "GIL-holding samples of the gunicorn workers" if mode == "cpu" else (

@@ -23,6 +23,7 @@ from kombu import Connection
 from bench import metrics, report
 from bench.load import REQUEST_TIMEOUT, Load
 from tests.processes import REPO_DIR, VENV_BIN, Browser, Stack, wait_until
+from tests.services import delete_queue
 
 BENCH_DIR = Path(__file__).resolve().parent
 SEED_DIR = BENCH_DIR / "seed"
@@ -252,11 +253,6 @@ def make_stack(kind: type, root: Path) -> Stack:
     )
 
 
-def delete_queue(name: str):
-    with Connection(BROKER_URL, connect_timeout=5) as connection:
-        connection.default_channel.queue_delete(name)
-
-
 def main() -> int:
     run_dir = OUT_DIR / datetime.now().strftime("%Y%m%d-%H%M%S")
     systems = {
@@ -301,7 +297,7 @@ def main() -> int:
     finally:
         for system in systems.values():
             system.stack.stop_all()
-            delete_queue(system.stack.queue)
+            delete_queue(BROKER_URL, system.stack.queue)
     machine = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "cores": os.cpu_count(),

@@ -1,7 +1,7 @@
 import pytest
 
 from .processes import RABBITMQ_URL, REDIS_URL, Browser, Stack
-from .services import require
+from .services import delete_queue, require
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ class StackFactory:
         for stack in self.stacks:
             stack.stop_all()
             if stack.transport == "rabbitmq":
-                delete_queue(stack.queue)
+                delete_queue(RABBITMQ_URL, stack.queue)
 
 
 @pytest.fixture
@@ -48,13 +48,6 @@ def make_module_stack(tmp_path_factory, request):
     factory = StackFactory(tmp_path_factory.mktemp(request.module.__name__.rpartition(".")[2]))
     yield factory
     factory.close()
-
-
-def delete_queue(name: str):
-    from kombu import Connection
-
-    with Connection(RABBITMQ_URL, connect_timeout=5) as connection:
-        connection.default_channel.queue_delete(name)
 
 
 @pytest.fixture

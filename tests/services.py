@@ -79,6 +79,14 @@ def declare_queue(broker_url: str, queue: str):
         Queue(queue, Exchange(queue, type="direct"), routing_key=queue)(connection.default_channel).declare()
 
 
+def delete_queue(broker_url: str, queue: str):
+    """Delete a queue a test or benchmark declared, so that runs leave none behind."""
+    from kombu import Connection
+
+    with Connection(broker_url, connect_timeout=5) as connection:
+        connection.default_channel.queue_delete(queue)
+
+
 def publish_raw(broker_url: str, queue: str, body: bytes, content_type: str, headers: dict):
     """Put a message straight into the queue, the way any client of the broker could."""
     from kombu import Connection
