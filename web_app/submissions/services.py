@@ -115,7 +115,12 @@ def record_outcome(submission: Submission, result: AsyncResult) -> Submission:
         ).update(finished_at=finished_at, **outcome)
         if claimed and outcome["status"] == Submission.Status.DONE:
             append_result_line(settings.RESULTS_FILE, outcome["result"])
-    submission.refresh_from_db()
+    if not claimed:
+        # Another request or process recorded it first: show what it stored.
+        submission.refresh_from_db()
+        return submission
+    for name, value in {"finished_at": finished_at, **outcome}.items():
+        setattr(submission, name, value)
     return submission
 
 

@@ -125,6 +125,33 @@ def test_refresh_records_a_success_and_writes_it_once(submission, results_file):
     assert results_file.read_text() == "cats es dogs\n"
 
 
+def test_record_outcome_returns_the_submission_as_stored(submission, results_file):
+    store(str(submission.task_id), "cats es dogs")
+
+    recorded = services.record_outcome(submission, app.AsyncResult(str(submission.task_id)))
+
+    stored = Submission.objects.get(pk=submission.pk)
+    assert (recorded.status, recorded.result, recorded.finished_at) == (
+        Submission.Status.DONE, "cats es dogs", stored.finished_at
+    )
+    assert (stored.status, stored.result) == (Submission.Status.DONE, "cats es dogs")
+
+
+def test_record_outcome_on_a_stale_copy_returns_what_the_first_recorder_stored(submission, results_file):
+    stale_copy = Submission.objects.get(pk=submission.pk)
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    # Another process recorded it first, an hour ago.
+    Submission.objects.filter(pk=submission.pk).update(
+        status=Submission.Status.DONE, result="cats es dogs", finished_at=an_hour_ago
+    )
+    store(str(submission.task_id), "cats es dogs")
+
+    again = services.record_outcome(stale_copy, app.AsyncResult(str(submission.task_id)))
+
+    assert (again.status, again.result, again.finished_at) == (Submission.Status.DONE, "cats es dogs", an_hour_ago)
+    assert not results_file.exists()
+
+
 def test_refresh_records_a_failure_and_writes_nothing(submission, results_file):
     store(str(submission.task_id), ValueError("no strings today"), state="FAILURE")
 
