@@ -49,9 +49,11 @@ $(VENV)/.installed-bench: $(VENV)/.installed-dev bench/requirements.txt
 	touch $@
 
 # Project vs the seed's way vs a bare Celery client, against the local RabbitMQ and Redis
-# (or CELERY_BROKER_URL / CELERY_RESULT_BACKEND); writes bench/results/. Not part of `make test`.
+# (or CELERY_BROKER_URL / CELERY_RESULT_BACKEND), then the CPU of each request one at a time;
+# writes bench/results/. Not part of `make test`.
 bench: $(VENV)/.installed-bench
 	timeout --signal=INT 900 python -m bench.run
+	timeout --signal=INT 300 python -m bench.costs
 
 # The README's architecture picture, drawn from its Graphviz source (Debian package graphviz).
 diagram:

@@ -1,0 +1,122 @@
+"""What each request of a browser's cycle costs, one request at a time, project beside baseline.
+
+    python -m bench.costs [REQUESTS]
+
+Both web apps run under gunicorn with their worker, as in `make bench`; one
+browser at a time makes REQUESTS requests of each kind, and the CPU of the web
+process tree (and of the worker, for the POST) is divided by the count. No
+other load runs, so these are the costs of the work itself, without the
+contention of the load levels; a static file of the project gives gunicorn's
+own cost of a request. The baseline answers its POST with the page itself,
+the project redirects to the submission's page (POST/redirect/GET, issue 2).
+"""
+import re
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench import metrics
+from bench.run import BROKER_URL, OUT_DIR, RESULTS_DIR, SeedStack, System, make_stack
+from tests.processes import CSRF_TOKEN, Browser, Stack
+from tests.services import delete_queue
+
+WARMUP_SUBMISSIONS = 50
+
+
+def post(browser: Browser, token: str, number: int, follow: bool):
+    data = {"csrfmiddlewaretoken": token, "first": f"c{number}", "second": "dogs"}
+    page = browser.session.post(browser.base_url + "/", data=data, timeout=30, allow_redirects=follow)
+    if page.status_code not in (200, 302):
+        raise RuntimeError(f"POST answered {page.status_code}")
+    return page
+
+
+def request_kinds(system: System, browser: Browser) -> dict:
+    """The requests of one browser cycle, each as a callable taking a sequence number."""
+    token = CSRF_TOKEN.search(browser.get("/").text).group(1)
+
+    def get_form(number: int):
+        browser.get("/").raise_for_status()
+
+    if system.name == "project":
+        kinds = {"GET / (the form and the history)": get_form}
+        detail = browser.path_of(post(browser, token, 0, follow=True))
+        kinds["POST / (send, wait, record; answers with a redirect)"] = lambda n: post(browser, token, n, False)
+        kinds["GET the submission's page"] = lambda n: browser.get(detail).raise_for_status()
+        kinds["GET a static file (gunicorn's own cost)"] = (
+            lambda n: browser.get("/static/submissions/style.css").raise_for_status()
+        )
+    else:
+        kinds = {"GET / (the form)": get_form}
+        kinds["POST / (send, spin on ready(), write; answers with the page)"] = (
+            lambda n: post(browser, token, n, False)
+        )
+    return kinds
+
+
+def measure(system: System, count: int) -> list[dict]:
+    browser = Browser(system.stack.base_url)
+    for number in range(WARMUP_SUBMISSIONS):
+        browser.submit(f"warm{number}", "dogs")
+    rows = []
+    for kind, call in request_kinds(system, browser).items():
+        pids = [system.web.popen.pid, system.worker.popen.pid]
+        before = {pid: metrics.cpu_seconds([pid]) for pid in pids}
+        started = time.monotonic()
+        for number in range(count):
+            call(number)
+        seconds = time.monotonic() - started
+        web, worker = (metrics.cpu_delta(before[pid], metrics.cpu_seconds([pid])) for pid in pids)
+        rows.append({
+            "system": system.name, "request": kind, "web_ms": web / count * 1000,
+            "worker_ms": worker / count * 1000, "wall_ms": seconds / count * 1000,
+        })
+        print(f"{system.name:8} {kind:62} web {rows[-1]['web_ms']:5.2f} ms", flush=True)
+    return rows
+
+
+def main(count: int = 300) -> int:
+    run_dir = OUT_DIR / f"costs-{datetime.now():%Y%m%d-%H%M%S}"
+    systems = [
+        System("project", make_stack(Stack, run_dir / "project"), has_web=True),
+        System("baseline", make_stack(SeedStack, run_dir / "baseline"), has_web=True),
+    ]
+    rows = []
+    try:
+        for system in systems:
+            system.start()
+        for system in systems:
+            rows += measure(system, count)
+    finally:
+        for system in systems:
+            system.stack.stop_all()
+            delete_queue(BROKER_URL, system.stack.queue)
+    cycle = {
+        system.name: sum(r["web_ms"] for r in rows if r["system"] == system.name and "static" not in r["request"])
+        for system in systems
+    }
+    lines = [
+        f"# CPU of each request, one at a time: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}",
+        "",
+        f"`python -m bench.costs {count}`: {count} requests of each kind from one browser, no other load; "
+        "CPU (user + system) of the web process tree, and of the worker's, per request.",
+        "",
+        "| system | request | web CPU ms | worker CPU ms | wall ms |",
+        "| --- | --- | ---: | ---: | ---: |",
+        *(f"| {r['system']} | {r['request']} | {r['web_ms']:.2f} | {r['worker_ms']:.2f} | {r['wall_ms']:.2f} |"
+          for r in rows),
+        "",
+        "Web CPU of a whole cycle (the static file left out): "
+        + ", ".join(f"{name} {ms:.2f} ms" for name, ms in cycle.items())
+        + f"; project ÷ baseline {cycle['project'] / cycle['baseline']:.2f}.",
+    ]
+    text = "\n".join(lines) + "\n"
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / "costs.md").write_text(text, encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*(int(arg) for arg in sys.argv[1:])))
