@@ -2,6 +2,7 @@
 import fcntl
 import logging
 import os
+import threading
 import time
 import uuid
 from contextlib import contextmanager, nullcontext, suppress
@@ -46,6 +47,11 @@ class BrokerUnavailable(Exception):
 
 class BackendUnavailable(Exception):
     """The result backend could not be reached; nothing was queued."""
+
+
+class WriteLockTimeout(Exception):
+    """A writer lock (the database's, the results file's) was not free within WRITE_LOCK_TIMEOUT;
+    nothing was written."""
 
 
 def submit(first: str, second: str) -> tuple[Submission, AsyncResult]:
@@ -124,24 +130,57 @@ def record_outcome(submission: Submission, result: AsyncResult) -> Submission:
     return submission
 
 
-def queued_writer():
-    """Hold the database's writer lock file for one write transaction (none for an in-memory database).
+# Threads of one process queue here for the database's writer lock file.
+process_writer_lock = threading.Lock()
 
-    Writers from every thread and process queue on this flock and are woken as
-    soon as it is free; SQLite's own busy handler instead sleeps and retries
-    with back-offs of up to 100 ms, which under load turned waits of a few
-    milliseconds into seconds.
-    """
+# How often a process whose threads wait for the writer lock file tries it again.
+LOCK_RETRY_INTERVAL = 0.001
+
+
+def queued_writer():
+    """Hold the database's writer lock for one write transaction (none for an in-memory database)."""
     if connection.vendor != "sqlite" or connection.is_in_memory_db():
         return nullcontext()
-    return file_lock(Path(f"{connection.settings_dict['NAME']}-writer-lock"))
+    return writer_lock(Path(f"{connection.settings_dict['NAME']}-writer-lock"))
 
 
 @contextmanager
-def file_lock(path: Path):
-    """Open `path` for appending and hold an exclusive flock on it, shared by threads and processes."""
+def writer_lock(path: Path):
+    """Hold the writer lock file `path`, waiting at most WRITE_LOCK_TIMEOUT seconds, then WriteLockTimeout.
+
+    Threads of a process wait on a threading lock, which wakes the next one as
+    soon as it is free, and the one thread in front tries the flock that
+    processes share every millisecond; SQLite's own busy handler instead sleeps
+    with back-offs of up to 100 ms, which under load turned waits of a few
+    milliseconds into seconds.
+    """
+    timeout = settings.WRITE_LOCK_TIMEOUT
+    deadline = time.monotonic() + timeout
+    if not process_writer_lock.acquire(timeout=timeout):
+        raise WriteLockTimeout(f"{path} was not free within {timeout:.1f} s")
+    try:
+        with file_lock(path, timeout=max(deadline - time.monotonic(), 0)):
+            yield
+    finally:
+        process_writer_lock.release()
+
+
+@contextmanager
+def file_lock(path: Path, timeout: float):
+    """Open `path` for appending and hold an exclusive flock on it, shared by threads and processes.
+
+    Tries again every LOCK_RETRY_INTERVAL; WriteLockTimeout when it is not free within `timeout` seconds.
+    """
+    deadline = time.monotonic() + timeout
     with open(path, "a", encoding="utf-8") as locked_file:
-        fcntl.flock(locked_file, fcntl.LOCK_EX)
+        while True:
+            try:
+                fcntl.flock(locked_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise WriteLockTimeout(f"{path} was not free within {timeout:.1f} s") from None
+                time.sleep(LOCK_RETRY_INTERVAL)
         try:
             yield locked_file
         finally:
@@ -175,7 +214,10 @@ def refresh(
         logger.warning("Result backend unavailable, %s stays pending: %s", submission.task_id, exc)
         return submission
     if ready:
-        return record_outcome(submission, result)
+        try:
+            return record_outcome(submission, result)
+        except WriteLockTimeout as exc:
+            logger.warning("Writers busy, %s stays pending: %s", submission.task_id, exc)
     return submission
 
 
@@ -191,7 +233,7 @@ def collect_pending(older_than_seconds: float = 0) -> dict[str, int]:
 def append_result_line(path: Path, line: str) -> None:
     """Append one whole line to the results file, safely beside other processes."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with file_lock(path) as results_file:
+    with file_lock(path, timeout=settings.WRITE_LOCK_TIMEOUT) as results_file:
         results_file.write(line + "\n")
         results_file.flush()
         os.fsync(results_file.fileno())

@@ -22,6 +22,8 @@ def submission_form(request):
             return render_form(request, form, status=503, unavailable="broker")
         except services.BackendUnavailable:
             return render_form(request, form, status=503, unavailable="backend")
+        except services.WriteLockTimeout:
+            return render_form(request, form, status=503, unavailable="database")
         services.refresh(submission, timeout=settings.RESULT_TIMEOUT, result=result)
         return redirect(submission)
     return render_form(request, form)

@@ -1,9 +1,12 @@
 """The views over the embedded broker: the real filesystem transport and result backend, no worker."""
+import uuid
+
 import pytest
 from django.conf import settings as django_settings
 from django.test import Client
 from django.urls import reverse
 
+from submissions import services
 from submissions.models import Submission
 from web_app.celery import app
 
@@ -58,6 +61,41 @@ def test_the_submission_page_records_the_result_once_it_comes(client, results_fi
 
     assert "cats es dogs" in first_view
     assert "Written to the results file" in first_view
+    assert results_file.read_text() == "cats es dogs\n"
+
+
+@pytest.fixture
+def writers_busy(monkeypatch, settings, lock_held_by_another_process):
+    """The database's writer lock held by another process, as a file-backed database's would be."""
+    path, let_go = lock_held_by_another_process
+    settings.WRITE_LOCK_TIMEOUT = 0.2
+    monkeypatch.setattr(services, "queued_writer", lambda: services.writer_lock(path))
+    return let_go
+
+
+def test_a_post_while_the_writers_are_busy_gets_a_clear_503_and_saves_nothing(client, results_file, writers_busy):
+    before = queued_messages()
+
+    response = client.post(FORM_URL, {"first": "cats", "second": "dogs"})
+
+    assert response.status_code == 503
+    assert "The database is too busy right now, so nothing was sent." in response.content.decode()
+    assert queued_messages() == before
+    assert not Submission.objects.exists()
+
+
+def test_a_result_that_comes_while_the_writers_are_busy_is_recorded_once_they_are_free(
+    client, results_file, writers_busy
+):
+    submission = Submission.objects.create(first="cats", second="dogs", task_id=uuid.uuid4())
+    app.backend.store_result(str(submission.task_id), "cats es dogs", "SUCCESS")
+
+    while_busy = client.get(submission.get_absolute_url())
+    writers_busy()
+    once_free = client.get(submission.get_absolute_url())
+
+    assert while_busy.status_code == 200 and "Pending" in while_busy.content.decode()
+    assert "cats es dogs" in once_free.content.decode()
     assert results_file.read_text() == "cats es dogs\n"
 
 

@@ -133,6 +133,8 @@ RESULTS_DIR = REPO_DIR / os.environ.get("RESULTS_DIR", "results")
 RESULTS_FILE = RESULTS_DIR / "results.txt"
 # Seconds a submission waits for its result before the page says "pending".
 RESULT_TIMEOUT = float(os.environ.get("RESULT_TIMEOUT", "10"))
+# Seconds a write waits for the database's (and the results file's) writer lock before it gives up.
+WRITE_LOCK_TIMEOUT = float(os.environ.get("WRITE_LOCK_TIMEOUT", "5"))
 # Seconds a health check waits for the broker, the result backend or a worker's reply.
 HEALTH_TIMEOUT = float(os.environ.get("HEALTH_TIMEOUT", "1"))
 # Seconds the workers' state is kept before pages ask the workers again.
