@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from tests.processes import WEB_COMMAND, WORKER_COMMAND, WORKER_DIR
+from tests.services import IN_CI
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO_DIR / "docker-compose.yml"
@@ -138,7 +139,10 @@ def run_compose_config(tmp_path: Path, secret_key: str | None) -> subprocess.Com
     """`compose config` on the file, with an empty env file so a local .env plays no part."""
     command = compose_command()
     if command is None:
-        pytest.skip("no compose client installed (docker compose or docker-compose)")
+        message = "no compose client installed (docker compose or docker-compose)"
+        if IN_CI:
+            pytest.fail(f"{message}, and CI=true needs it (.ci/run installs docker-compose)", pytrace=False)
+        pytest.skip(message)
     empty_env_file = tmp_path / "empty.env"
     empty_env_file.write_text("")
     environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SECRET_KEY"}
