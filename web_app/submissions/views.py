@@ -35,7 +35,7 @@ def render_form(request, form, status=200, unavailable=None):
         "form": form,
         "unavailable": unavailable,
         "page": page,
-        "recent": page.object_list,
+        "recent": page.submissions,
         "workers": health.cached_worker_state(),
     }
     return render(request, "submissions/form.html", context, status=status)

@@ -26,15 +26,49 @@ def test_the_history_is_newest_first_in_pages():
 
     assert list(first_page) == made[::-1][: selectors.HISTORY_PAGE_SIZE]
     assert list(second_page) == made[::-1][selectors.HISTORY_PAGE_SIZE :]
-    assert first_page.paginator.num_pages == 2
+    assert (first_page.has_previous, first_page.has_next) == (False, True)
+    assert (second_page.has_previous, second_page.has_next) == (True, False)
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("number, expected", [("junk", 1), ("0", 2), ("99", 2), ("", 1)])
-def test_a_bad_page_number_gives_the_nearest_page(number, expected):
-    make_submissions(selectors.HISTORY_PAGE_SIZE + 1)
+def test_a_full_last_page_has_no_next_page():
+    make_submissions(selectors.HISTORY_PAGE_SIZE)
 
-    assert selectors.history_page(number).number == expected
+    page = selectors.history_page("1")
+
+    assert len(page.submissions) == selectors.HISTORY_PAGE_SIZE
+    assert not page.has_next
+
+
+@pytest.mark.django_db
+def test_a_history_page_is_one_query_however_long_the_history(django_assert_num_queries):
+    make_submissions(3 * selectors.HISTORY_PAGE_SIZE)
+
+    with django_assert_num_queries(1):
+        page = selectors.history_page("2")
+
+    assert page.has_previous and page.has_next
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "number, expected",
+    [("junk", 1), (None, 1), ("", 1), ("0", 1), ("-3", 1), ("2.5", 1), ("99", 2), ("9" * 30, 2)],
+)
+def test_a_bad_page_number_gives_the_nearest_page(number, expected):
+    made = make_submissions(selectors.HISTORY_PAGE_SIZE + 1)
+
+    page = selectors.history_page(number)
+
+    assert page.number == expected
+    assert list(page) == made[::-1][(expected - 1) * selectors.HISTORY_PAGE_SIZE :][: selectors.HISTORY_PAGE_SIZE]
+
+
+@pytest.mark.django_db
+def test_an_empty_history_is_one_empty_page():
+    page = selectors.history_page("3")
+
+    assert (page.number, page.submissions, page.has_previous, page.has_next) == (1, [], False, False)
 
 
 @pytest.mark.django_db

@@ -36,6 +36,19 @@ def test_the_form_page_has_two_labelled_fields_and_a_csrf_token(client):
     assert 'type="submit"' in html
 
 
+def test_the_history_links_to_older_and_newer_pages(client):
+    for number in range(11):
+        Submission.objects.create(first=f"first{number}", second="x", task_id=uuid.uuid4())
+
+    newest = client.get(FORM_URL).content.decode()
+    oldest = client.get(FORM_URL, {"page": "2"}).content.decode()
+
+    assert '<a href="?page=2" rel="next">Older</a>' in newest and 'rel="prev"' not in newest
+    assert "<span>Page 1</span>" in newest and "first10" in newest and ">first0<" not in newest
+    assert '<a href="?page=1" rel="prev">Newer</a>' in oldest and 'rel="next"' not in oldest
+    assert "<span>Page 2</span>" in oldest and ">first0<" in oldest
+
+
 def test_a_valid_post_queues_the_task_and_redirects_to_the_pending_submission(client, results_file):
     before = queued_messages()
 
