@@ -31,7 +31,7 @@ $(SECRET_KEY_FILE):
 	umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
 
 run: $(VENV)/.installed $(SECRET_KEY_FILE)
-	DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}" honcho start web worker $(if $(FLOWER),flower)
+	DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}" honcho start web worker collector $(if $(FLOWER),flower)
 
 test: test-worker test-web test-e2e
 

@@ -98,6 +98,9 @@ CELERY_TASK_DEFAULT_QUEUE_TYPE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE_TYPE"
 CELERY_TASK_ACKS_LATE = True
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-reject-on-worker-lost
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-expires
+# Seconds Redis keeps a result the web app has not recorded (it deletes the ones it records).
+CELERY_RESULT_EXPIRES = int(os.environ.get("CELERY_RESULT_EXPIRES", "3600"))
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-backend-always-retry
 # The message is acknowledged once the task has run, so a result that cannot be stored
 # (Redis restarting) would be lost: retry storing it for about a minute instead.

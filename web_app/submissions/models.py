@@ -1,5 +1,7 @@
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
 
 class Submission(models.Model):
@@ -19,10 +21,28 @@ class Submission(models.Model):
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When its task was last sent, and how often it was sent again after it was lost.
+    last_sent_at = models.DateTimeField(default=timezone.now)
+    resends = models.PositiveSmallIntegerField(default=0)
+    # Set when it was given up as lost; a result that comes later still makes it done.
+    lost_at = models.DateTimeField(null=True, blank=True)
+    # Where its line starts in the results file, committed before the line is appended,
+    # so that a recorder that crashed in between can be finished without a second line.
+    line_offset = models.BigIntegerField(null=True, blank=True, editable=False)
+
+    # A line claimed but not yet marked done: only a crash mid-recording leaves one.
+    LINE_IN_DOUBT = Q(line_offset__isnull=False) & ~Q(status="done")
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status"])]
+        indexes = [
+            models.Index(fields=["status"]),
+            models.Index(
+                fields=["line_offset"],
+                name="submission_line_in_doubt",
+                condition=Q(line_offset__isnull=False) & ~Q(status="done"),
+            ),
+        ]
 
     def __str__(self):
         return f"{self.first!r} + {self.second!r} ({self.status})"
@@ -33,6 +53,10 @@ class Submission(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.status == self.Status.PENDING
+
+    @property
+    def is_lost(self) -> bool:
+        return self.lost_at is not None
 
     @property
     def duration(self):

@@ -2,14 +2,14 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from . import health, selectors, services
 from .forms import SubmissionForm, posted_data
 from .models import Submission
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def submission_form(request):
     """The form; a valid post sends the task, waits for it, and redirects to its page."""
     form = SubmissionForm(posted_data(request))
@@ -24,7 +24,12 @@ def submission_form(request):
             return render_form(request, form, status=503, unavailable="backend")
         except services.WriteLockTimeout:
             return render_form(request, form, status=503, unavailable="database")
-        services.refresh(submission, timeout=settings.RESULT_TIMEOUT, result=result)
+        except services.DatabaseUnwritable:
+            return render_form(request, form, status=503, unavailable="database-unwritable")
+        try:
+            services.refresh(submission, timeout=settings.RESULT_TIMEOUT, result=result)
+        except services.NotRecorded as exc:
+            return render_not_recorded(request, submission, exc)
         return redirect(submission)
     return render_form(request, form)
 
@@ -41,24 +46,39 @@ def render_form(request, form, status=200, unavailable=None):
     return render(request, "submissions/form.html", context, status=status)
 
 
-@require_http_methods(["GET"])
+def render_not_recorded(request, submission, exc):
+    """503: the result came, but the results file or the database would not take it."""
+    context = {"submission": submission, "reason": str(exc)}
+    return render(request, "submissions/not_recorded.html", context, status=503)
+
+
+def refreshed_submission(pk) -> Submission:
+    """The submission, its result recorded if it has come; a write that fails leaves it pending
+    for the collector, and the page shows it pending."""
+    submission = get_object_or_404(Submission, pk=pk)
+    try:
+        return services.refresh(submission)
+    except services.NotRecorded:
+        return submission
+
+
+@require_safe
 def submission_detail(request, pk):
     """A submission's page; while pending, each view checks once whether its result has come."""
-    submission = services.refresh(get_object_or_404(Submission, pk=pk))
+    submission = refreshed_submission(pk)
     context = {"submission": submission, "status": selectors.submission_status(submission)}
     return render(request, "submissions/detail.html", context)
 
 
 @never_cache
-@require_http_methods(["GET"])
+@require_safe
 def submission_status(request, pk):
     """A submission's status as JSON, for its page's polling; records a late result like the page."""
-    submission = services.refresh(get_object_or_404(Submission, pk=pk))
-    return JsonResponse(selectors.submission_status(submission))
+    return JsonResponse(selectors.submission_status(refreshed_submission(pk)))
 
 
 @never_cache
-@require_http_methods(["GET"])
+@require_safe
 def healthz(request):
     """The broker's, the result backend's and the workers' state: 200 when all are up, else 503."""
     healthy, parts = health.check_all()

@@ -6,7 +6,7 @@ from django.conf import settings as django_settings
 from django.test import Client
 from django.urls import reverse
 
-from submissions import services
+from submissions import locks, services
 from submissions.models import Submission
 from web_app.celery import app
 
@@ -82,7 +82,7 @@ def writers_busy(monkeypatch, settings, lock_held_by_another_process):
     """The database's writer lock held by another process, as a file-backed database's would be."""
     path, let_go = lock_held_by_another_process
     settings.WRITE_LOCK_TIMEOUT = 0.2
-    monkeypatch.setattr(services, "queued_writer", lambda: services.writer_lock(path))
+    monkeypatch.setattr(services, "queued_writer", lambda: locks.writer_lock(path))
     return let_go
 
 

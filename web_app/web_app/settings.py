@@ -197,3 +197,16 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-default-queue-type
 CELERY_TASK_DEFAULT_QUEUE_TYPE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE_TYPE", "classic")
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-expires
+# Seconds an unrecorded result stays in the result backend (a recorded one is deleted at once);
+# longer than the collector and the sends again after STALE_PENDING_SECONDS need.
+CELERY_RESULT_EXPIRES = int(os.environ.get("CELERY_RESULT_EXPIRES", "3600"))
+
+# Seconds a submission may stay pending before the collector checks whether its task was lost.
+STALE_PENDING_SECONDS = float(os.environ.get("STALE_PENDING_SECONDS", "300"))
+# How often a lost task is sent again before its submission is marked failed.
+STALE_PENDING_MAX_RESENDS = int(os.environ.get("STALE_PENDING_MAX_RESENDS", "3"))
+# Seconds between the collector's sweeps.
+COLLECT_INTERVAL = float(os.environ.get("COLLECT_INTERVAL", "2"))
+# Tests only: the point of recording a result where the process kills itself (see services.fault_point).
+RECORD_FAULT_POINT = os.environ.get("RECORD_FAULT_POINT", "")

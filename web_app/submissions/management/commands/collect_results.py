@@ -1,10 +1,20 @@
+import logging
+import signal
+import threading
+
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from submissions import services
 
+logger = logging.getLogger("submissions.collector")
+
 
 class Command(BaseCommand):
-    help = "Record the results of pending submissions whose tasks finished after their request gave up."
+    help = (
+        "Record the results of pending submissions whose request stopped waiting, send again the tasks "
+        "that were lost, and finish recordings a crash interrupted. Once, or with --watch for ever."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -14,9 +24,35 @@ class Command(BaseCommand):
             metavar="SECONDS",
             help="Only look at submissions sent at least this long ago.",
         )
-
-    def handle(self, *args, older_than, **options):
-        counts = services.collect_pending(older_than_seconds=older_than)
-        self.stdout.write(
-            f"done: {counts['done']}, failed: {counts['failed']}, still pending: {counts['pending']}"
+        parser.add_argument(
+            "--watch",
+            action="store_true",
+            help="Sweep every COLLECT_INTERVAL seconds until SIGTERM or SIGINT (the collector process).",
         )
+
+    def handle(self, *args, older_than, watch, **options):
+        if not watch:
+            report = services.collect_pending(older_than_seconds=older_than, report_each=self.report_one)
+            self.stdout.write(
+                f"done: {report.done}, failed: {report.failed + report.lost}, sent again: {report.resent}, "
+                f"still pending: {report.still_pending + report.not_recorded}"
+            )
+            return
+        stopping = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stopping.set())
+        logger.info("Collector started: a sweep every %g s", settings.COLLECT_INTERVAL)
+        while not stopping.is_set():
+            try:
+                services.collect_pending(older_than_seconds=older_than, report_each=self.report_one)
+            except Exception as exc:  # a sweep that fails (database, backend down) is tried again next time
+                logger.warning("Sweep failed, trying again in %g s: %s", settings.COLLECT_INTERVAL, exc)
+            stopping.wait(settings.COLLECT_INTERVAL)
+        logger.info("Collector stopped")
+
+    @staticmethod
+    def report_one(submission):
+        if submission.status == submission.Status.DONE:
+            logger.info("Recorded submission %s: %r written to the results file", submission.pk, submission.result)
+        else:
+            logger.info("Recorded submission %s: failed: %s", submission.pk, submission.error)
