@@ -26,6 +26,7 @@ VENV_BIN = Path(sys.executable).parent
 
 # The commands of the Procfile, as the Dockerfiles and `make run` start them.
 WEB_COMMAND = [str(WEB_DIR / "bin" / "start-web")]
+COLLECTOR_COMMAND = [str(WEB_DIR / "bin" / "start-collector")]
 WORKER_COMMAND = ["celery", "-A", "rabbitmq_celery", "worker", "-l", "info"]
 
 RABBITMQ_URL = os.environ.get("E2E_BROKER_URL", "amqp://django:django@127.0.0.1:5672/rabbit")
@@ -70,7 +71,7 @@ class Stack:
 
     @property
     def results_file(self) -> Path:
-        return self.root / "results" / "results.txt"
+        return Path(self.env["RESULTS_DIR"]) / "results.txt"
 
     def results_lines(self) -> list[str]:
         if not self.results_file.exists():
@@ -138,6 +139,17 @@ class Stack:
         """Start gunicorn the way the Procfile does and wait until it answers."""
         return self.wait_until_answering(self._start("web", WEB_COMMAND, WEB_DIR, env))
 
+    def start_collector(self, env: dict | None = None) -> "Process":
+        """Start the collector the way the Procfile does and wait until it sweeps."""
+        collector = self._start("collector", COLLECTOR_COMMAND, WEB_DIR, env)
+        wait_until(
+            lambda: collector.exited() or "Collector started" in collector.log(),
+            START_TIMEOUT,
+            what="collector started",
+        )
+        collector.check_running()
+        return collector
+
     def wait_until_answering(self, web: "Process") -> "Process":
         """Wait until the web process answers its form page; fail if it exits first."""
 
@@ -167,26 +179,26 @@ class Stack:
         for process in reversed(self.processes):
             process.stop()
 
-    def manage(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        """Run web_app's `python manage.py ...` with this stack's settings."""
+    def manage(self, *args: str, timeout: float = 60, env: dict | None = None) -> subprocess.CompletedProcess:
+        """Run web_app's `python manage.py ...` with this stack's settings (or `env`)."""
         return subprocess.run(
             [sys.executable, "manage.py", *args],
             cwd=WEB_DIR,
-            env=self.env,
+            env=env or self.env,
             capture_output=True,
             text=True,
             timeout=timeout,
         )
 
     def submissions(self) -> list[sqlite3.Row]:
-        """Every row of the web app's submissions table (first, second, status, result, task_id)."""
+        """Every row of the web app's submissions table (first, second, status, result, task_id, error, resends)."""
         database = self.root / "web.sqlite3"
         if not database.exists():
             return []
         with closing(sqlite3.connect(database, timeout=20)) as connection:
             connection.row_factory = sqlite3.Row
             return connection.execute(
-                "SELECT first, second, status, result, task_id FROM submissions_submission ORDER BY id"
+                "SELECT first, second, status, result, task_id, error, resends FROM submissions_submission ORDER BY id"
             ).fetchall()
 
 

@@ -19,6 +19,6 @@ def test_collect_results_writes_late_results_and_reports_counts(settings, tmp_pa
 
     call_command("collect_results", stdout=output)
 
-    assert output.getvalue().strip() == "done: 1, failed: 0, sent again: 0, still pending: 1"
+    assert output.getvalue().strip() == "done: 1, failed: 0, still pending: 1, sent again: 0"
     assert settings.RESULTS_FILE.read_text() == "cats es dogs\n"
     assert Submission.objects.get(pk=lost_worker.pk).status == Submission.Status.PENDING

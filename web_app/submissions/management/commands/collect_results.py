@@ -34,8 +34,8 @@ class Command(BaseCommand):
         if not watch:
             report = services.collect_pending(older_than_seconds=older_than, report_each=self.report_one)
             self.stdout.write(
-                f"done: {report.done}, failed: {report.failed + report.lost}, sent again: {report.resent}, "
-                f"still pending: {report.still_pending + report.not_recorded}"
+                f"done: {report.done}, failed: {report.failed + report.lost}, "
+                f"still pending: {report.still_pending + report.not_recorded}, sent again: {report.resent}"
             )
             return
         stopping = threading.Event()
