@@ -88,6 +88,10 @@ class RedisCommands:
         stats = self.client.info("commandstats")
         return {name.removeprefix("cmdstat_"): value["calls"] for name, value in stats.items()}
 
+    def memory(self) -> tuple[int, int]:
+        """(bytes Redis uses, keys in the benchmark's database): what results left behind."""
+        return self.client.info("memory")["used_memory"], self.client.dbsize()
+
     @staticmethod
     def delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
         changed = {name: calls - before.get(name, 0) for name, calls in after.items()}

@@ -164,10 +164,12 @@ class Window:
         self.memory.__exit__(None, None, None)
 
     def count_redis_from(self):
+        self.redis_memory_before = self.redis_commands.memory()
         self.redis_before = self.redis_commands.snapshot()
 
     def count_redis_until(self, submissions: int):
         self.redis_after = self.redis_commands.snapshot()
+        self.redis_memory_after = self.redis_commands.memory()
         self.redis_submissions = submissions
 
     def summary(self) -> dict:
@@ -178,6 +180,8 @@ class Window:
             },
             "redis": metrics.RedisCommands.delta(self.redis_before, self.redis_after),
             "redis_submissions": self.redis_submissions,
+            "redis_bytes_left": self.redis_memory_after[0] - self.redis_memory_before[0],
+            "redis_keys_left": self.redis_memory_after[1] - self.redis_memory_before[1],
             "peak_rss": self.memory.peaks,
         }
 

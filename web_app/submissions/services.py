@@ -304,7 +304,8 @@ def record_outcome(submission: Submission, outcome: Outcome) -> Submission:
     """Store a finished task's outcome; a success's line goes to the results file exactly once.
 
     Raises NotRecorded (the submission stays pending) when the results file or
-    the database cannot be written.
+    the database cannot be written; writers that stay busy past WRITE_LOCK_TIMEOUT
+    leave it pending too, for the collector, without an error.
     """
     finished_at = outcome.finished_at or timezone.now()
     try:
@@ -312,7 +313,10 @@ def record_outcome(submission: Submission, outcome: Outcome) -> Submission:
             claimed = record_success(submission, outcome.result, finished_at)
         else:
             claimed = record_failure(submission, outcome.error, finished_at)
-    except (OSError, DatabaseError, WriteLockTimeout) as exc:
+    except WriteLockTimeout as exc:
+        logger.warning("Writers busy, %s stays pending for the collector: %s", submission.task_id, exc)
+        return submission
+    except (OSError, DatabaseError) as exc:
         raise NotRecorded(str(exc)) from exc
     if claimed:
         forget_result(submission.task_id)
