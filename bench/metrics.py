@@ -88,9 +88,18 @@ class RedisCommands:
         stats = self.client.info("commandstats")
         return {name.removeprefix("cmdstat_"): value["calls"] for name, value in stats.items()}
 
-    def memory(self) -> tuple[int, int]:
-        """(bytes Redis uses, keys in the benchmark's database): what results left behind."""
-        return self.client.info("memory")["used_memory"], self.client.dbsize()
+    def keys(self) -> int:
+        """Keys in the benchmark's database: the results left behind."""
+        return self.client.dbsize()
+
+    def bytes_per_result(self, sample: int = 200) -> float:
+        """Mean MEMORY USAGE of up to `sample` stored results (0 when none is left)."""
+        sizes = []
+        for key in self.client.scan_iter(match="celery-task-meta-*", count=sample):
+            sizes.append(self.client.memory_usage(key) or 0)
+            if len(sizes) >= sample:
+                break
+        return sum(sizes) / len(sizes) if sizes else 0.0
 
     @staticmethod
     def delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:

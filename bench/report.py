@@ -25,13 +25,12 @@ def aggregate(turns: list[dict]) -> dict:
     for turn in turns:
         key = (turn["system"], turn["clients"])
         row = rows.setdefault(key, {"count": 0, "failed": 0, "errors": 0, "seconds": 0.0, "latencies": [],
-                                    "redis_submissions": 0, "redis_bytes_left": 0, "redis_keys_left": 0,
+                                    "redis_submissions": 0, "redis_keys_left": 0,
                                     "post_latencies": [], "cpu": dict.fromkeys(ROLES, 0.0), "redis": {},
                                     "peak_rss": {"web": 0, "worker": 0}})
         for name in ("count", "failed", "errors", "seconds", "redis_submissions"):
             row[name] += turn[name]
-        for name in ("redis_bytes_left", "redis_keys_left"):
-            row[name] += turn.get(name, 0)
+        row["redis_keys_left"] += turn.get("redis_keys_left", 0)
         row["latencies"] += turn["latencies"]
         row["post_latencies"] += turn["post_latencies"]
         for role, seconds in turn["cpu"].items():
@@ -136,15 +135,13 @@ def markdown(raw: dict) -> str:
             calls = sorted(row["redis"].items(), key=lambda item: -item[1])
             per = ", ".join(f"{name} {n / max(row['redis_submissions'], 1):.2f}" for name, n in calls)
             lines.append(f"- {system}: {per}")
-    lines += ["", "Redis memory that results leave behind per submission (used_memory and keys, "
-              "after each turn minus before it, all levels):"]
+    per_result = machine.get("redis_bytes_per_result", 0)
+    lines += ["", "Redis memory that results leave behind per submission (keys after each turn minus "
+              f"before it, all levels, at {per_result} bytes a stored result, MEMORY USAGE of a sample):"]
     for system in systems:
         left = [row for (name, _), row in rows.items() if name == system]
-        submissions = max(sum(row["redis_submissions"] for row in left), 1)
-        lines.append(
-            f"- {system}: {sum(row['redis_bytes_left'] for row in left) / submissions:.0f} bytes, "
-            f"{sum(row['redis_keys_left'] for row in left) / submissions:.2f} keys"
-        )
+        keys = sum(row["redis_keys_left"] for row in left) / max(sum(row["redis_submissions"] for row in left), 1)
+        lines.append(f"- {system}: {keys:.2f} keys, about {keys * per_result:.0f} bytes")
     lines += ["", "## Ratios", "",
               "| clients | req/s project ÷ baseline | CPU/submission project ÷ baseline | p50 project ÷ baseline "
               "| p50 project ÷ floor |",

@@ -164,12 +164,12 @@ class Window:
         self.memory.__exit__(None, None, None)
 
     def count_redis_from(self):
-        self.redis_memory_before = self.redis_commands.memory()
+        self.redis_keys_before = self.redis_commands.keys()
         self.redis_before = self.redis_commands.snapshot()
 
     def count_redis_until(self, submissions: int):
         self.redis_after = self.redis_commands.snapshot()
-        self.redis_memory_after = self.redis_commands.memory()
+        self.redis_keys_after = self.redis_commands.keys()
         self.redis_submissions = submissions
 
     def summary(self) -> dict:
@@ -180,8 +180,7 @@ class Window:
             },
             "redis": metrics.RedisCommands.delta(self.redis_before, self.redis_after),
             "redis_submissions": self.redis_submissions,
-            "redis_bytes_left": self.redis_memory_after[0] - self.redis_memory_before[0],
-            "redis_keys_left": self.redis_memory_after[1] - self.redis_memory_before[1],
+            "redis_keys_left": self.redis_keys_after - self.redis_keys_before,
             "peak_rss": self.memory.peaks,
         }
 
@@ -309,6 +308,7 @@ def main() -> int:
         "seconds": round(time.monotonic() - started),
         "levels": LEVELS, "rounds": ROUNDS, "warmup": WARMUP, "duration": DURATION,
     }
+    machine["redis_bytes_per_result"] = round(redis_commands.bytes_per_result())
     raw = {"machine": machine, "turns": turns, "scenario": scenario, "integrity": integrity}
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (run_dir / "raw.json").write_text(json.dumps(raw))
