@@ -6,6 +6,7 @@ The worker's refusal of pickle is proven in test_bad_input (a pickle message tha
 import subprocess
 import sys
 
+import psutil
 import pytest
 import requests
 from kombu import Connection
@@ -140,3 +141,21 @@ def test_the_django_rabbitmq_user_cannot_open_another_vhost():
     assert "access to vhost '/' refused for user 'django'" in str(refused.value)
     with Connection(RABBITMQ_URL, connect_timeout=5) as connection:
         connection.connect()
+
+
+def test_gunicorn_opens_no_control_socket(make_stack):
+    stack = make_stack("embedded")
+    home, runtime = stack.root / "home", stack.root / "run"
+    home.mkdir(), runtime.mkdir()
+    web = stack.start_web(env={**stack.env, "HOME": str(home), "XDG_RUNTIME_DIR": str(runtime)})
+
+    master = psutil.Process(web.popen.pid)
+    unix_sockets = [
+        connection.laddr
+        for process in (master, *master.children(recursive=True))
+        for connection in process.net_connections(kind="unix")
+        if connection.laddr
+    ]
+
+    assert unix_sockets == [], "gunicorn listens on no Unix socket"
+    assert list(home.rglob("*.ctl")) == [] and list(runtime.rglob("*.ctl")) == []
