@@ -139,8 +139,10 @@ RESULT_TIMEOUT = float(os.environ.get("RESULT_TIMEOUT", "10"))
 WRITE_LOCK_TIMEOUT = float(os.environ.get("WRITE_LOCK_TIMEOUT", "5"))
 # Seconds a health check waits for the broker, the result backend or a worker's reply.
 HEALTH_TIMEOUT = float(os.environ.get("HEALTH_TIMEOUT", "1"))
-# Seconds the workers' state is kept before pages ask the workers again.
+# Seconds a health check's answer is reused by /healthz and the pages' banner before one is run again.
 HEALTH_CACHE_SECONDS = float(os.environ.get("HEALTH_CACHE_SECONDS", "5"))
+# /healthz reports the results file down when its disk has fewer MB free.
+RESULTS_MIN_FREE_MB = float(os.environ.get("RESULTS_MIN_FREE_MB", "50"))
 
 # Celery
 # ------------------------------------------------------------------------------
