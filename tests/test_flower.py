@@ -1,4 +1,5 @@
 """Flower as the Procfile starts it: on 127.0.0.1 only, behind basic auth from the environment."""
+import json
 import subprocess
 
 import pytest
@@ -68,6 +69,10 @@ def test_flower_asks_for_its_password_and_lists_the_worker(make_stack):
         what="Flower listing the worker",
     )
     assert "Workers" in workers
+    reported = requests.get(url + "/api/workers", params={"refresh": "1"}, auth=("admin", "s3cret"), timeout=60)
+    ours = [info for name, info in reported.json().items() if name.startswith(stack.queue)]
+    assert ours[0]["conf"]["CELERY_BROKER_URL"] == "amqp://django:********@127.0.0.1:5672/rabbit"
+    assert "django:django@" not in json.dumps(ours), "no password in what Flower shows of the worker"
     listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, timeout=10)
     local_addresses = {line.split()[3] for line in listening.stdout.splitlines()}
     assert local_addresses == {f"127.0.0.1:{port}"}
