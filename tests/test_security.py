@@ -6,11 +6,12 @@ The worker's refusal of pickle is proven in test_bad_input (a pickle message tha
 import subprocess
 import sys
 
+import psutil
 import pytest
 import requests
 from kombu import Connection
 
-from .processes import RABBITMQ_URL, VENV_BIN, WEB_COMMAND, WEB_DIR, WORKER_COMMAND, WORKER_DIR, Browser
+from .processes import RABBITMQ_URL, VENV_BIN, WEB_COMMAND, WEB_DIR, WORKER_COMMAND, WORKER_DIR, Browser, free_port
 from .services import require
 
 FOREIGN_HOST = "evil.example"
@@ -140,3 +141,41 @@ def test_the_django_rabbitmq_user_cannot_open_another_vhost():
     assert "access to vhost '/' refused for user 'django'" in str(refused.value)
     with Connection(RABBITMQ_URL, connect_timeout=5) as connection:
         connection.connect()
+
+
+def test_gunicorn_opens_no_control_socket(make_stack):
+    stack = make_stack("embedded")
+    home, runtime = stack.root / "home", stack.root / "run"
+    home.mkdir(), runtime.mkdir()
+    web = stack.start_web(env={**stack.env, "HOME": str(home), "XDG_RUNTIME_DIR": str(runtime)})
+
+    master = psutil.Process(web.popen.pid)
+    unix_sockets = [
+        connection.laddr
+        for process in (master, *master.children(recursive=True))
+        for connection in process.net_connections(kind="unix")
+        if connection.laddr
+    ]
+
+    assert unix_sockets == [], "gunicorn listens on no Unix socket"
+    assert list(home.rglob("*.ctl")) == [] and list(runtime.rglob("*.ctl")) == []
+
+
+@pytest.mark.parametrize("command", ["conf", "report"])
+def test_the_worker_s_reported_configuration_masks_every_password(make_stack, command):
+    # Nothing listens at this backend: the worker connects to it only to store a result.
+    backend = f"redis://:backend-secret@127.0.0.1:{free_port()}/0"
+    stack = make_stack("rabbitmq", CELERY_RESULT_BACKEND=backend)
+    stack.start_worker("-n", f"{stack.queue}@conf")
+
+    completed = subprocess.run(
+        [str(VENV_BIN / "celery"), "-A", "rabbitmq_celery", "inspect", command, "-d", f"{stack.queue}@conf",
+         "--timeout", "10"],
+        cwd=WORKER_DIR, env=stack.env, capture_output=True, text=True, timeout=60,
+    )
+
+    answer = completed.stdout
+    assert completed.returncode == 0, completed.stderr
+    assert "amqp://django:********@127.0.0.1:5672/rabbit" in answer
+    assert "redis://:********@127.0.0.1" in answer
+    assert "django:django@" not in answer and "backend-secret" not in answer

@@ -14,3 +14,7 @@ threads = int(os.environ.get("GUNICORN_THREADS", "64"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 accesslog = "-"
+# gunicorn's control socket (gunicornc) defaults to one path per user, which every instance on
+# the machine would share, and stopping one would remove another's: the project does not use it.
+# https://gunicorn.org/reference/settings/#control_socket_disable
+control_socket_disable = True

@@ -10,3 +10,6 @@ app = Celery("rabbitmq_celery")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
 app.autodiscover_tasks()
+
+# Replaces the worker's `conf` and `report` remote control commands with ones that mask passwords.
+from . import control  # noqa: E402,F401

@@ -1,17 +1,36 @@
 import re
+import unicodedata
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.forms.renderers import Jinja2
 from django.http import QueryDict
 
 MAX_LENGTH = 200
 
-no_control_characters = RegexValidator(
-    r"[\x00-\x1f\x7f-\x9f]",
-    inverse_match=True,
-    message="Line breaks and control characters are not allowed.",
-)
+# Control characters (Cc) and the line and paragraph separators (Zl, Zp): each would split
+# one result into several lines for splitlines() or a log reader.
+LINE_BREAKING_CATEGORIES = {"Cc", "Zl", "Zp"}
+# Unicode's Bidi_Control characters (PropList.txt), which reorder the text shown around them.
+# The rest of category Cf stays allowed: the zero-width joiners (U+200C, U+200D) and tag
+# characters are parts of Persian and Indic words and of emoji sequences.
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def no_control_characters(value: str) -> None:
+    """Refuse line breaks, control characters and bidirectional text controls, naming the first."""
+    for character in value:
+        if unicodedata.category(character) in LINE_BREAKING_CATEGORIES:
+            raise ValidationError("Line breaks and control characters are not allowed.", code="control")
+        if character in BIDI_CONTROLS:
+            raise ValidationError(
+                "Text direction controls (such as U+%(code)s) are not allowed.",
+                code="bidi_control",
+                params={"code": f"{ord(character):04X}"},
+            )
+
+
 # Django decodes a form body with errors="replace": U+FFFD marks bytes that were not UTF-8.
 valid_utf8 = RegexValidator(
     re.escape("\ufffd"), inverse_match=True, message="The text is not valid UTF-8."

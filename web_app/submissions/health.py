@@ -1,22 +1,29 @@
-"""Is each part the web app depends on up: the broker, the result backend, the workers?
+"""Is each part the web app depends on up: the broker, the result backend, the workers, the results file?
 
 Every check is bounded by a short timeout and reports a fault instead of
 raising it: a health check that fails with the thing it checks is no use.
+Health endpoints are called often and at once (load balancers, orchestrators,
+uptime monitors), so each process runs at most one check at a time and serves
+its answer to every caller for HEALTH_CACHE_SECONDS.
 """
 import logging
+import os
+import shutil
 import threading
+import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
+from celery.app.control import Control
 from django.conf import settings
-from django.core.cache import cache
+from kombu import Producer
+from kombu.pidbox import Mailbox
 
 from web_app.celery import app
 
 logger = logging.getLogger(__name__)
 
-WORKERS_CACHE_KEY = "health:workers"
-WORKERS_FRESH_KEY = "health:workers:fresh"
-WORKERS_REFRESHING_KEY = "health:workers:refreshing"
 # The result backend key read to prove the backend answers; no task has this id.
 BACKEND_PROBE_TASK_ID = "healthz-probe"
 
@@ -27,20 +34,39 @@ class PartState:
 
     up: bool
     detail: str
-    workers: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class WorkersState(PartState):
+    """The workers' state, with the names of those that answered for this app's queue."""
+
+    workers: list[str] = field(default_factory=list)
 
 
 def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def health_connection():
+    """A broker connection of the check's own, outside Celery's pool, with bounded socket waits.
+
+    The submissions publish through Celery's pool of connections; a check that held
+    one of them while waiting for another could starve them (or itself).
+    """
+    socket_timeout = settings.HEALTH_TIMEOUT + 1
+    return app.connection_for_write(
+        connect_timeout=settings.HEALTH_TIMEOUT,
+        transport_options={"read_timeout": socket_timeout, "write_timeout": socket_timeout},
+    )
+
+
 def check_broker() -> PartState:
-    """Open a connection to the broker, trying once, within the broker connection timeout."""
+    """Open a connection to the broker, trying once, within HEALTH_TIMEOUT."""
     try:
-        with app.connection_for_write() as connection:
+        with health_connection() as connection:
             connection.ensure_connection(max_retries=1, interval_start=0, timeout=settings.HEALTH_TIMEOUT)
     except Exception as exc:  # any failure to connect means the broker is down for us
         logger.warning("Health: broker unavailable: %s", exc)
@@ -59,65 +85,200 @@ def check_result_backend() -> PartState:
     return PartState(up=True, detail="reachable")
 
 
-def check_workers(broker: PartState | None = None) -> PartState:
-    """Ask every worker which queues it consumes; up when one consumes ours.
+def check_results_file() -> PartState:
+    """The results file can be appended to, and its disk has at least RESULTS_MIN_FREE_MB free.
+
+    Nothing is created: the check looks at the file, or at the nearest folder that
+    exists on its way, where the first result will create the rest.
+    """
+    target = Path(settings.RESULTS_FILE)
+    existing = next((path for path in (target, *target.parents) if path.exists()), None)
+    if existing is None or (existing != target and not existing.is_dir()):
+        return PartState(up=False, detail=f"{existing or target} is not a folder, so {target} cannot be created")
+    if not os.access(existing, os.W_OK if existing == target else os.W_OK | os.X_OK):
+        return PartState(up=False, detail=f"{existing} is not writable")
+    free_mb = shutil.disk_usage(existing if existing.is_dir() else existing.parent).free / 2**20
+    if free_mb < settings.RESULTS_MIN_FREE_MB:
+        return PartState(
+            up=False, detail=f"{free_mb:.0f} MB free beside {target}, under {settings.RESULTS_MIN_FREE_MB:g} MB"
+        )
+    return PartState(up=True, detail=f"writable, {free_mb:.0f} MB free")
+
+
+class BoundedRetryProducer(Producer):
+    """A producer whose publish retries once and waits for the broker's confirm HEALTH_TIMEOUT at most.
+
+    The remote control publishes with retry=True and kombu's default policy, which retries for ever.
+    """
+
+    def publish(self, body, **kwargs):
+        kwargs["retry_policy"] = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
+        kwargs.setdefault("timeout", settings.HEALTH_TIMEOUT)
+        return super().publish(body, **kwargs)
+
+
+class OwnConnectionMailbox(Mailbox):
+    """Celery's broadcast mailbox, publishing on the broadcast's own connection, not a pooled producer."""
+
+    def __init__(self, *args, producer_pool=None, **kwargs):
+        super().__init__(*args, **kwargs)
+
+    @contextmanager
+    def producer_or_acquire(self, producer=None, channel=None):
+        yield producer or BoundedRetryProducer(channel, auto_declare=False)
+
+
+class HealthControl(Control):
+    """Celery's remote control (the same exchange and serializer) for the health check's broadcasts."""
+
+    Mailbox = OwnConnectionMailbox
+
+
+class OurWorkerAnswered(Exception):
+    """Ends a broadcast as soon as a worker of this app's queue has replied."""
+
+
+def check_workers(broker: PartState | None = None) -> WorkersState:
+    """Ask the workers which queues they consume; up as soon as one consumes ours.
 
     Other projects' workers may share the broker, so a worker counts only when
-    it consumes this app's queue. Without a broker no worker can answer, and
-    the broadcast is not even tried.
+    it consumes this app's queue; the broadcast ends at the first such reply, or
+    HEALTH_TIMEOUT after the last reply (twice that at most). Without a broker no
+    worker can answer, and the broadcast is not even tried.
     """
     broker = broker or check_broker()
     if not broker.up:
-        return PartState(up=False, detail="the broker is unavailable, so no worker can answer")
+        return WorkersState(up=False, detail="the broker is unavailable, so no worker can answer")
     queue = app.conf.task_default_queue
+    answering = []
+    deadline = time.monotonic() + 2 * settings.HEALTH_TIMEOUT
+
+    def on_reply(reply: dict):
+        for name, queues in reply.items():
+            if any(q.get("name") == queue for q in queues or []):
+                answering.append(name)
+                raise OurWorkerAnswered
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"other workers kept replying for {2 * settings.HEALTH_TIMEOUT:g} s")
+
     try:
-        replies = app.control.inspect(timeout=settings.HEALTH_TIMEOUT).active_queues() or {}
+        with health_connection() as connection:
+            HealthControl(app).broadcast(
+                "active_queues",
+                connection=connection,
+                reply=True,
+                timeout=settings.HEALTH_TIMEOUT,
+                callback=on_reply,
+            )
+    except OurWorkerAnswered:
+        return WorkersState(up=True, detail=f"a worker answers for queue {queue!r}", workers=answering)
     except Exception as exc:  # a broadcast that fails reaches no worker
         logger.warning("Health: worker broadcast failed: %s", exc)
-        return PartState(up=False, detail=describe(exc))
-    names = sorted(
-        name for name, queues in replies.items() if any(q.get("name") == queue for q in queues or [])
-    )
-    if not names:
-        return PartState(up=False, detail=f"no worker answered for queue {queue!r}")
-    return PartState(up=True, detail=f"{len(names)} answering for queue {queue!r}", workers=names)
+        return WorkersState(up=False, detail=describe(exc))
+    return WorkersState(up=False, detail=f"no worker answered for queue {queue!r}")
 
 
-def cached_worker_state() -> PartState | None:
-    """The workers' last known state, None before the first answer; pages never wait for a ping.
-
-    A state older than HEALTH_CACHE_SECONDS is still returned, while one
-    background thread asks the workers again.
-    """
-    state = cache.get(WORKERS_CACHE_KEY)
-    if cache.get(WORKERS_FRESH_KEY) is None and cache.add(
-        WORKERS_REFRESHING_KEY, True, settings.HEALTH_TIMEOUT * 10
-    ):
-        threading.Thread(target=refresh_worker_state, name="worker-health", daemon=True).start()
-    return state
+def check_parts() -> dict[str, PartState]:
+    """Check every part now."""
+    broker = check_broker()
+    return {
+        "broker": broker,
+        "result_backend": check_result_backend(),
+        "workers": check_workers(broker),
+        "results_file": check_results_file(),
+    }
 
 
-def refresh_worker_state() -> PartState:
-    """Ask the workers now and keep the answer for the pages."""
-    try:
-        state = check_workers()
-        remember_worker_state(state)
-    finally:
-        cache.delete(WORKERS_REFRESHING_KEY)
-    return state
+@dataclass(frozen=True)
+class HealthReport:
+    parts: dict[str, PartState]
+    checked_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def healthy(self) -> bool:
+        return all(part.up for part in self.parts.values())
+
+    def age(self) -> float:
+        return time.monotonic() - self.checked_at
 
 
-def remember_worker_state(state: PartState) -> None:
-    # The state outlives its freshness so that a page shows the last one while it is asked again.
-    cache.set(WORKERS_CACHE_KEY, state, settings.HEALTH_CACHE_SECONDS * 10)
-    cache.set(WORKERS_FRESH_KEY, True, settings.HEALTH_CACHE_SECONDS)
+class SingleFlight:
+    """At most one health check in flight in this process; the others reuse its answer."""
+
+    def __init__(self, check):
+        self.check = check
+        self.last: HealthReport | None = None
+        self._lock = threading.Lock()
+        self._in_flight: threading.Event | None = None
+
+    def _take_flight(self) -> threading.Event | None:
+        """The event to set when this caller's check is done; None when another check runs."""
+        with self._lock:
+            if self._in_flight is not None:
+                return None
+            self._in_flight = threading.Event()
+            return self._in_flight
+
+    def _fly(self, done: threading.Event) -> None:
+        try:
+            self.last = HealthReport(self.check())
+        finally:
+            with self._lock:
+                self._in_flight = None
+            done.set()
+
+    def report(self, max_age: float, wait: float) -> HealthReport | None:
+        """A report at most max_age old: the last one, one checked now, or the one in flight (waiting `wait` s).
+
+        When the check in flight takes longer than `wait`, the last report, older, or None before the first.
+        """
+        last = self.last
+        if last is not None and last.age() <= max_age:
+            return last
+        done = self._take_flight()
+        if done is not None:
+            self._fly(done)
+            return self.last
+        with self._lock:
+            in_flight = self._in_flight
+        if in_flight is not None:
+            in_flight.wait(wait)
+        return self.last
+
+    def refresh_in_background(self, max_age: float) -> None:
+        """Check again in one background thread when the last report is older than max_age, unless a check runs."""
+        last = self.last
+        if last is not None and last.age() <= max_age:
+            return
+        done = self._take_flight()
+        if done is not None:
+            threading.Thread(target=self._fly, args=(done,), name="health-check", daemon=True).start()
+
+
+health_checks = SingleFlight(check_parts)
+
+
+def longest_check_seconds() -> float:
+    """About the longest a whole check can take: each part is bounded by HEALTH_TIMEOUT or a few of them."""
+    return 5 * settings.HEALTH_TIMEOUT + 1
 
 
 def check_all() -> tuple[bool, dict]:
-    """Check the three parts now; True when all are up, with each part's state."""
-    broker = check_broker()
-    workers = check_workers(broker)
-    remember_worker_state(workers)
-    parts = {"broker": broker, "result_backend": check_result_backend(), "workers": workers}
-    healthy = all(part.up for part in parts.values())
-    return healthy, {name: part.as_dict() for name, part in parts.items()}
+    """Every part's state, checked at most HEALTH_CACHE_SECONDS ago; True when all are up."""
+    report = health_checks.report(max_age=settings.HEALTH_CACHE_SECONDS, wait=longest_check_seconds())
+    if report is None:
+        detail = f"the first health check has not finished within {longest_check_seconds():g} s"
+        parts = {name: PartState(up=False, detail=detail) for name in ("broker", "result_backend", "results_file")}
+        report = HealthReport({**parts, "workers": WorkersState(up=False, detail=detail)})
+    return report.healthy, {name: part.as_dict() for name, part in report.parts.items()}
+
+
+def cached_worker_state() -> WorkersState | None:
+    """The workers' last known state, None before the first answer; pages never wait for a check.
+
+    A state older than HEALTH_CACHE_SECONDS is still returned, while one
+    background thread checks again.
+    """
+    health_checks.refresh_in_background(max_age=settings.HEALTH_CACHE_SECONDS)
+    last = health_checks.last
+    return last.parts["workers"] if last is not None else None

@@ -1,7 +1,25 @@
 import fcntl
 import multiprocessing
+from urllib.parse import urlencode
 
 import pytest
+from django.test import Client
+
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+
+
+class FormClient(Client):
+    """Django's test client, posting fields urlencoded as a browser posts the site's forms, not multipart."""
+
+    def post(self, path, data=None, content_type=FORM_CONTENT_TYPE, **extra):
+        if content_type == FORM_CONTENT_TYPE and isinstance(data, dict):
+            data = urlencode(data, doseq=True)
+        return super().post(path, data or "", content_type=content_type, **extra)
+
+
+@pytest.fixture
+def client():
+    return FormClient()
 
 
 def hold_flock(path, held, release):

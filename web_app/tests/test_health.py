@@ -4,10 +4,10 @@ The states with a worker running, and with RabbitMQ or Redis unreachable, are
 proven end to end in tests/test_health_e2e.py with real processes.
 """
 import socket
+import threading
 import time
 
 import pytest
-from django.core.cache import cache
 
 from submissions import health
 
@@ -21,10 +21,9 @@ def closed_port_url() -> str:
 
 
 @pytest.fixture(autouse=True)
-def empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
+def fresh_health_checks(monkeypatch):
+    """Each test starts with no answer in this process."""
+    monkeypatch.setattr(health, "health_checks", health.SingleFlight(health.check_parts))
 
 
 def test_the_embedded_broker_is_up():
@@ -58,7 +57,7 @@ def test_workers_are_not_asked_without_a_broker(monkeypatch):
     def broadcast(*args, **kwargs):
         raise AssertionError("a broadcast was tried without a broker")
 
-    monkeypatch.setattr(health.app.control, "inspect", broadcast)
+    monkeypatch.setattr(health.HealthControl, "broadcast", broadcast)
 
     state = health.check_workers(health.PartState(up=False, detail="down"))
 
@@ -66,61 +65,117 @@ def test_workers_are_not_asked_without_a_broker(monkeypatch):
     assert "broker is unavailable" in state.detail
 
 
-def count_worker_checks(monkeypatch, up=True):
-    """Replace the worker ping with a counted, instant answer, to test the caching around it."""
-    calls = []
+def test_the_broadcast_takes_no_connection_from_celery_s_pool(monkeypatch):
+    def acquire(*args, **kwargs):
+        raise AssertionError("the health check took a connection or producer from Celery's pool")
 
-    def check_workers(broker=None):
-        calls.append(1)
-        return health.PartState(up=up, detail="answer", workers=["celery@test"] if up else [])
+    monkeypatch.setattr(health.app.pool, "acquire", acquire)
+    monkeypatch.setattr(health.app.amqp.producer_pool, "acquire", acquire)
 
-    monkeypatch.setattr(health, "check_workers", check_workers)
-    return calls
+    state = health.check_workers()
 
-
-def wait_for_worker_state(timeout=10):
-    deadline = time.monotonic() + timeout
-    while (state := cache.get(health.WORKERS_CACHE_KEY)) is None:
-        assert time.monotonic() < deadline, "the background worker check did not finish"
-        time.sleep(0.01)
-    return state
+    assert "no worker answered" in state.detail
 
 
-def test_the_first_page_view_asks_the_workers_in_the_background(monkeypatch):
-    calls = count_worker_checks(monkeypatch)
+def test_a_writable_results_folder_is_up(settings, tmp_path):
+    settings.RESULTS_FILE = tmp_path / "not-yet" / "results.txt"
 
-    assert health.cached_worker_state() is None, "unknown at first, without waiting"
+    state = health.check_results_file()
 
-    assert wait_for_worker_state().workers == ["celery@test"]
-    assert health.cached_worker_state().up
-    assert len(calls) == 1
-
-
-def test_the_worker_state_is_kept_for_a_few_seconds(monkeypatch, settings):
-    settings.HEALTH_CACHE_SECONDS = 60
-    calls = count_worker_checks(monkeypatch)
-    health.refresh_worker_state()
-
-    for _ in range(5):
-        assert health.cached_worker_state().up
-
-    assert len(calls) == 1
+    assert state.up, state.detail
+    assert not (tmp_path / "not-yet").exists(), "the check creates nothing"
 
 
-def test_a_stale_state_is_shown_while_it_is_asked_again(monkeypatch, settings):
-    settings.HEALTH_CACHE_SECONDS = 60
-    count_worker_checks(monkeypatch, up=True)
-    health.refresh_worker_state()
-    cache.delete(health.WORKERS_FRESH_KEY)
-    calls = count_worker_checks(monkeypatch, up=False)
+def test_a_results_folder_that_is_a_file_is_down(settings, tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    settings.RESULTS_FILE = tmp_path / "a-file" / "results" / "results.txt"
 
-    assert health.cached_worker_state().up, "the last state, until the new answer"
+    state = health.check_results_file()
 
-    deadline = time.monotonic() + 10
-    while health.cached_worker_state().up:
-        assert time.monotonic() < deadline, "the stale state was never refreshed"
-        time.sleep(0.01)
-    assert len(calls) == 1
+    assert not state.up
+    assert "a-file is not a folder" in state.detail
+
+
+def test_a_disk_under_the_floor_is_down(settings, tmp_path):
+    settings.RESULTS_FILE = tmp_path / "results.txt"
+    settings.RESULTS_MIN_FREE_MB = 2**40
+
+    state = health.check_results_file()
+
+    assert not state.up
+    assert "MB free beside" in state.detail
+
+
+class SlowCheck:
+    """A check that counts its calls and runs until released."""
+
+    def __init__(self):
+        self.calls = 0
+        self.release = threading.Event()
+
+    def __call__(self):
+        self.calls += 1
+        assert self.release.wait(10), "the test never released the check"
+        return {"workers": health.WorkersState(up=True, detail="1", workers=["celery@a"])}
+
+
+def test_concurrent_callers_share_one_check():
+    check = SlowCheck()
+    flight = health.SingleFlight(check)
+    reports = []
+    callers = [threading.Thread(target=lambda: reports.append(flight.report(max_age=60, wait=10))) for _ in range(20)]
+    for caller in callers:
+        caller.start()
+    while check.calls == 0:
+        time.sleep(0.001)
+    check.release.set()
+    for caller in callers:
+        caller.join(10)
+
+    assert check.calls == 1
+    assert len(reports) == 20 and all(report is reports[0] for report in reports)
+
+
+def test_an_answer_is_reused_until_it_is_older_than_max_age():
+    check = SlowCheck()
+    check.release.set()
+    flight = health.SingleFlight(check)
+
+    first = flight.report(max_age=60, wait=1)
+    assert flight.report(max_age=60, wait=1) is first
+    assert flight.report(max_age=0, wait=1) is not first
+    assert check.calls == 2
+
+
+def test_a_caller_waits_for_the_check_in_flight_no_longer_than_it_is_told():
+    check = SlowCheck()
+    flight = health.SingleFlight(check)
+    leader = threading.Thread(target=flight.report, kwargs={"max_age": 60, "wait": 10})
+    leader.start()
+    while check.calls == 0:
+        time.sleep(0.001)
+
+    report = flight.report(max_age=60, wait=0.05)
+
+    assert report is None, "no answer yet, and the caller did not wait for one"
+    check.release.set()
+    leader.join(10)
+    assert flight.report(max_age=60, wait=0).parts["workers"].up
+
+
+def test_background_refreshes_run_one_thread_at_a_time():
+    check = SlowCheck()
+    flight = health.SingleFlight(check)
+
+    for _ in range(20):
+        flight.refresh_in_background(max_age=0)
+    running = [thread for thread in threading.enumerate() if thread.name == "health-check"]
+    check.release.set()
+    for thread in running:
+        thread.join(10)
+
+    assert len(running) == 1
+    assert check.calls == 1
 
 
 def test_healthz_is_503_with_each_part_when_no_worker_answers(client):
@@ -130,14 +185,15 @@ def test_healthz_is_503_with_each_part_when_no_worker_answers(client):
     assert response["Content-Type"] == "application/json"
     body = response.json()
     assert body["status"] == "unavailable"
-    assert body["broker"]["up"] is True
-    assert body["result_backend"]["up"] is True
+    assert body["broker"] == {"up": True, "detail": "connected"}
+    assert body["result_backend"] == {"up": True, "detail": "reachable"}
+    assert body["results_file"]["up"] is True and set(body["results_file"]) == {"up", "detail"}
     assert body["workers"] == {"up": False, "detail": body["workers"]["detail"], "workers": []}
 
 
 def test_healthz_is_200_when_every_part_is_up(client, monkeypatch):
     monkeypatch.setattr(
-        health, "check_workers", lambda broker: health.PartState(up=True, detail="1", workers=["celery@a"])
+        health, "check_workers", lambda broker: health.WorkersState(up=True, detail="1", workers=["celery@a"])
     )
 
     response = client.get("/healthz")
@@ -147,46 +203,50 @@ def test_healthz_is_200_when_every_part_is_up(client, monkeypatch):
     assert response.json()["workers"]["workers"] == ["celery@a"]
 
 
-def test_healthz_refreshes_the_state_the_pages_read(client, db):
+def wait_for_worker_state(timeout=10):
+    deadline = time.monotonic() + timeout
+    while (state := health.health_checks.last) is None:
+        assert time.monotonic() < deadline, "the background check did not finish"
+        time.sleep(0.01)
+    return state.parts["workers"]
+
+
+def test_healthz_s_answer_is_the_state_the_pages_read(client):
     client.get("/healthz")
 
-    assert cache.get(health.WORKERS_CACHE_KEY).up is False
+    assert health.cached_worker_state().up is False
 
 
 @pytest.mark.django_db
 def test_the_form_page_shows_a_banner_when_no_worker_answers(client):
-    health.refresh_worker_state()
+    client.get("/healthz")
 
     page = client.get("/").content.decode()
+
     assert 'id="no-worker-banner"' in page
     assert "No worker is answering" in page
 
 
 @pytest.mark.django_db
 def test_the_form_page_has_no_banner_when_a_worker_answers(client, monkeypatch):
-    count_worker_checks(monkeypatch, up=True)
-    health.refresh_worker_state()
+    monkeypatch.setattr(
+        health, "check_workers", lambda broker: health.WorkersState(up=True, detail="1", workers=["celery@a"])
+    )
+    client.get("/healthz")
 
     page = client.get("/").content.decode()
 
     assert "no-worker-banner" not in page
-
-
-class NeverStartedThread:
-    """A thread that never runs: the workers' first answer has not come yet."""
-
-    def __init__(self, **kwargs):
-        pass
-
-    def start(self):
-        pass
 
 
 @pytest.mark.django_db
-def test_the_form_page_has_no_banner_before_the_workers_have_answered(client, monkeypatch):
-    count_worker_checks(monkeypatch, up=False)
-    monkeypatch.setattr(health.threading, "Thread", NeverStartedThread)
+def test_the_first_page_view_asks_in_the_background_and_shows_no_banner_meanwhile(client, monkeypatch):
+    check = SlowCheck()
+    monkeypatch.setattr(health, "health_checks", health.SingleFlight(check))
 
     page = client.get("/").content.decode()
 
-    assert "no-worker-banner" not in page
+    assert "no-worker-banner" not in page, "unknown at first, without waiting"
+    check.release.set()
+    assert wait_for_worker_state().up
+    assert check.calls == 1

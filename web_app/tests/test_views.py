@@ -3,12 +3,13 @@ import uuid
 
 import pytest
 from django.conf import settings as django_settings
-from django.test import Client
 from django.urls import reverse
 
 from submissions import locks, services
 from submissions.models import Submission
 from web_app.celery import app
+
+from .conftest import FormClient
 
 pytestmark = pytest.mark.django_db
 
@@ -136,7 +137,7 @@ def test_bad_input_is_refused_and_changes_nothing(client, results_file, data):
 
 def test_a_post_without_a_csrf_token_is_forbidden(results_file):
     before = queued_messages()
-    response = Client(enforce_csrf_checks=True).post(FORM_URL, {"first": "cats", "second": "dogs"})
+    response = FormClient(enforce_csrf_checks=True).post(FORM_URL, {"first": "cats", "second": "dogs"})
     assert response.status_code == 403
     assert queued_messages() == before
     assert not Submission.objects.exists()

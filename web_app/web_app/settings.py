@@ -8,6 +8,7 @@ so the whole flow works on a machine with only Python.
 import os
 from pathlib import Path
 
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -41,7 +42,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything reads request.POST (CsrfViewMiddleware does), so that no file part is spooled.
+    "submissions.middleware.form_bodies_only",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -106,6 +110,18 @@ STORAGES = {
 # A form post is two short fields; refuse anything much larger before parsing it.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024
 
+# Content-Security-Policy (django-csp): every page, the admin's included, loads only its own
+# scripts, styles and images, from this site, none inline; no plugin, no framing, forms post here.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "object-src": [NONE],
+    },
+}
+
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -137,8 +153,10 @@ RESULT_TIMEOUT = float(os.environ.get("RESULT_TIMEOUT", "10"))
 WRITE_LOCK_TIMEOUT = float(os.environ.get("WRITE_LOCK_TIMEOUT", "5"))
 # Seconds a health check waits for the broker, the result backend or a worker's reply.
 HEALTH_TIMEOUT = float(os.environ.get("HEALTH_TIMEOUT", "1"))
-# Seconds the workers' state is kept before pages ask the workers again.
+# Seconds a health check's answer is reused by /healthz and the pages' banner before one is run again.
 HEALTH_CACHE_SECONDS = float(os.environ.get("HEALTH_CACHE_SECONDS", "5"))
+# /healthz reports the results file down when its disk has fewer MB free.
+RESULTS_MIN_FREE_MB = float(os.environ.get("RESULTS_MIN_FREE_MB", "50"))
 
 # Celery
 # ------------------------------------------------------------------------------
