@@ -6,11 +6,17 @@ SECRET_KEY_FILE := .django-secret-key
 
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help install install-dev run test test-worker test-web test-e2e bench diagram clean
+# The configuration file that run, web, worker and manage read, as honcho does.
+ENV_FILE ?= .env
+
+.PHONY: help install install-dev run web worker manage test test-worker test-web test-e2e bench diagram clean reset
 
 help:
-	@echo "make run    start web (http://127.0.0.1:8000) and worker, reading .env when present"
+	@echo "make run    start web (http://127.0.0.1:8000) and worker, reading .env when present; Ctrl-C stops them"
 	@echo "make run FLOWER=1   the same, with Flower on http://127.0.0.1:5555 (needs FLOWER_BASIC_AUTH)"
+	@echo "make web, make worker   start one Procfile line alone, with the same configuration"
+	@echo "make manage ARGS=\"createsuperuser\"   run web_app's manage.py with the same configuration"
+	@echo "make reset  delete the database, the embedded broker's folder and the results file"
 	@echo "make test   run the whole test suite"
 
 $(VENV)/.installed: requirements.txt
@@ -30,8 +36,22 @@ install-dev: $(VENV)/.installed-dev
 $(SECRET_KEY_FILE):
 	umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
 
+# The development key unless the environment sets one; a key in ENV_FILE wins over both.
+WITH_DEV_KEY = DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}"
+
+# Ctrl-C (or SIGTERM) is how these stop: honcho then stops every process gracefully and
+# exits 130 (or 143), which is no failure. The recipe's shell ignores Ctrl-C itself so that
+# it can say so to make.
 run: $(VENV)/.installed $(SECRET_KEY_FILE)
-	DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}" honcho start web worker $(if $(FLOWER),flower)
+	@trap '' INT; $(WITH_DEV_KEY) bin/start-procfile -e $(ENV_FILE) web worker $(if $(FLOWER),flower); \
+	status=$$?; case $$status in 130|143) exit 0;; *) exit $$status;; esac
+
+web worker: $(VENV)/.installed $(SECRET_KEY_FILE)
+	@trap '' INT; $(WITH_DEV_KEY) bin/start-procfile -e $(ENV_FILE) $@; \
+	status=$$?; case $$status in 130|143) exit 0;; *) exit $$status;; esac
+
+manage: $(VENV)/.installed $(SECRET_KEY_FILE)
+	@$(WITH_DEV_KEY) honcho -e $(ENV_FILE) run python web_app/manage.py $(ARGS)
 
 test: test-worker test-web test-e2e
 
@@ -61,3 +81,8 @@ diagram:
 
 clean:
 	rm -rf .embedded-broker web_app/staticfiles
+
+# Back to a fresh clone's state (stop `make run` first): no submissions, no queued
+# messages in the embedded broker, no results file. The development key stays.
+reset: clean
+	rm -f web_app/db.sqlite3 web_app/db.sqlite3-wal web_app/db.sqlite3-shm results/results.txt

@@ -1,6 +1,27 @@
+import os
+
 from django.core.management.base import BaseCommand
+from kombu.utils.url import maybe_sanitize_url
 
 from submissions import services
+from web_app.celery import app
+
+CONFIGURATION_VARIABLES = ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
+
+
+def configuration_notice() -> str:
+    """One line naming the broker and result backend in use (passwords masked), and any left unset."""
+    notice = (
+        f"Broker {maybe_sanitize_url(app.conf.broker_url)}, "
+        f"result backend {maybe_sanitize_url(app.conf.result_backend)}"
+    )
+    unset = [name for name in CONFIGURATION_VARIABLES if not os.environ.get(name)]
+    if unset:
+        notice += (
+            f" ({' and '.join(unset)} not set, so the embedded one; "
+            "`make manage ARGS=collect_results` reads .env)"
+        )
+    return notice
 
 
 class Command(BaseCommand):
@@ -16,6 +37,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, older_than, **options):
+        self.stderr.write(configuration_notice())
         counts = services.collect_pending(older_than_seconds=older_than)
         self.stdout.write(
             f"done: {counts['done']}, failed: {counts['failed']}, still pending: {counts['pending']}"
