@@ -68,12 +68,16 @@ $(VENV)/.installed-bench: $(VENV)/.installed-dev bench/requirements.txt
 	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
 	touch $@
 
+# Where `make bench` writes its run: a folder git ignores, so that a run leaves the checkout
+# clean. To commit a run, copy it over the committed one: cp bench/results/latest/* bench/results/
+BENCH_RESULTS_DIR ?= $(CURDIR)/bench/results/latest
+
 # Project vs the seed's way vs a bare Celery client, against the local RabbitMQ and Redis
-# (or CELERY_BROKER_URL / CELERY_RESULT_BACKEND), then the CPU of each request one at a time;
-# writes bench/results/. Not part of `make test`.
+# (or CELERY_BROKER_URL / CELERY_RESULT_BACKEND), then the CPU of each request one at a time.
+# Not part of `make test`.
 bench: $(VENV)/.installed-bench
-	timeout --signal=INT 900 python -m bench.run
-	timeout --signal=INT 300 python -m bench.costs
+	BENCH_RESULTS_DIR=$(BENCH_RESULTS_DIR) timeout --signal=INT 900 python -m bench.run
+	BENCH_RESULTS_DIR=$(BENCH_RESULTS_DIR) timeout --signal=INT 300 python -m bench.costs
 
 # The README's architecture picture, drawn from its Graphviz source (Debian package graphviz).
 diagram:

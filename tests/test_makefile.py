@@ -156,3 +156,18 @@ def test_make_manage_reads_the_env_file_so_collect_results_finds_a_late_result(m
     assert "Broker amqp://django:**@127.0.0.1:5672/rabbit" in collected.stderr
     assert "not set" not in collected.stderr
     assert stack.results_lines() == ["late es cats"]
+
+
+def test_make_bench_writes_its_run_where_git_ignores_it():
+    plan = make("-n", "bench", env=clean_environment())
+    folders = {line.split("BENCH_RESULTS_DIR=", 1)[1].split()[0] for line in plan.stdout.splitlines()
+               if "BENCH_RESULTS_DIR=" in line}
+
+    assert plan.returncode == 0, plan.stderr
+    assert len(folders) == 1
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--quiet", "--no-index", os.path.join(folders.pop(), "bench.md")],
+        cwd=REPO_DIR,
+        timeout=30,
+    )
+    assert ignored.returncode == 0, "make bench writes into files git tracks"
