@@ -9,7 +9,7 @@ export PATH := $(BIN):$(PATH)
 # The configuration file that run, web, worker and manage read, as honcho does.
 ENV_FILE ?= .env
 
-.PHONY: help install install-dev run web worker manage test test-worker test-web test-e2e bench diagram clean reset
+.PHONY: help install install-dev run web worker manage purge test test-worker test-web test-e2e bench diagram clean reset
 
 help:
 	@echo "make run    start web (http://127.0.0.1:8000) and worker, reading .env when present; Ctrl-C stops them"
@@ -17,6 +17,7 @@ help:
 	@echo "make web, make worker   start one Procfile line alone, with the same configuration"
 	@echo "make manage ARGS=\"createsuperuser\"   run web_app's manage.py with the same configuration"
 	@echo "make reset  delete the database, the embedded broker's folder and the results file"
+	@echo "make purge  drop the messages waiting in the broker's task queue"
 	@echo "make test   run the whole test suite"
 
 $(VENV)/.installed: requirements.txt
@@ -52,6 +53,10 @@ web worker: $(VENV)/.installed $(SECRET_KEY_FILE)
 
 manage: $(VENV)/.installed $(SECRET_KEY_FILE)
 	@$(WITH_DEV_KEY) honcho -e $(ENV_FILE) run python web_app/manage.py $(ARGS)
+
+# Drop the messages waiting in the task queue of ENV_FILE's broker (Celery's own purge).
+purge: $(VENV)/.installed $(SECRET_KEY_FILE)
+	@$(WITH_DEV_KEY) honcho -e $(ENV_FILE) run sh -c 'cd rabbitmq_celery && exec celery -A rabbitmq_celery purge -f'
 
 test: test-worker test-web test-e2e
 

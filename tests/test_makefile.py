@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from .processes import RABBITMQ_URL, REDIS_URL, REPO_DIR, VENV_BIN, Browser, free_port, wait_until
-from .services import delete_queue, require
+from .services import declare_queue, delete_queue, publish_raw, require
 
 # Log lines that would tell a user something went wrong while it stopped.
 FAILURE_SIGNS = ["SIGKILL", "exited with", "was sent SIGTERM", "Error", "Interrupt", "Traceback", "rc=-", "rc=1"]
@@ -171,3 +171,34 @@ def test_make_bench_writes_its_run_where_git_ignores_it():
         timeout=30,
     )
     assert ignored.returncode == 0, "make bench writes into files git tracks"
+
+
+def waiting_messages(queue: str) -> int:
+    from kombu import Connection
+
+    with Connection(RABBITMQ_URL, connect_timeout=5) as connection:
+        return connection.default_channel.queue_declare(queue, passive=True).message_count
+
+
+def test_make_purge_drops_the_messages_waiting_in_the_env_files_queue(real_services, tmp_path):
+    queue = f"e2e-make-purge-{free_port()}"
+    env_file = write_env_file(
+        tmp_path / "env",
+        CELERY_BROKER_URL=RABBITMQ_URL,
+        CELERY_RESULT_BACKEND=REDIS_URL,
+        CELERY_TASK_DEFAULT_QUEUE=queue,
+    )
+    declare_queue(RABBITMQ_URL, queue)
+    try:
+        for number in range(3):
+            publish_raw(RABBITMQ_URL, queue, b'[["a", "b"], {}, {}]', "application/json",
+                        {"task": "adding_taski", "id": f"purge-{number}"})
+        wait_until(lambda: waiting_messages(queue) == 3, timeout=10, what="three messages queued")
+
+        purged = make("purge", f"ENV_FILE={env_file}", env=clean_environment())
+
+        assert purged.returncode == 0, purged.stderr
+        assert "Purged 3 messages" in purged.stdout
+        assert waiting_messages(queue) == 0
+    finally:
+        delete_queue(RABBITMQ_URL, queue)
