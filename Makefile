@@ -6,11 +6,18 @@ SECRET_KEY_FILE := .django-secret-key
 
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help install install-dev run test test-worker test-web test-e2e bench diagram clean
+# The configuration file that run, web, worker and manage read, as honcho does.
+ENV_FILE ?= .env
+
+.PHONY: help install install-dev run web worker manage purge test test-worker test-web test-e2e bench diagram clean reset
 
 help:
-	@echo "make run    start web (http://127.0.0.1:8000) and worker, reading .env when present"
+	@echo "make run    start web (http://127.0.0.1:8000) and worker, reading .env when present; Ctrl-C stops them"
 	@echo "make run FLOWER=1   the same, with Flower on http://127.0.0.1:5555 (needs FLOWER_BASIC_AUTH)"
+	@echo "make web, make worker   start one Procfile line alone, with the same configuration"
+	@echo "make manage ARGS=\"createsuperuser\"   run web_app's manage.py with the same configuration"
+	@echo "make reset  delete the database, the embedded broker's folder and the results file"
+	@echo "make purge  drop the messages waiting in the broker's task queue"
 	@echo "make test   run the whole test suite"
 
 $(VENV)/.installed: requirements.txt
@@ -30,8 +37,26 @@ install-dev: $(VENV)/.installed-dev
 $(SECRET_KEY_FILE):
 	umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
 
+# The development key unless the environment sets one; a key in ENV_FILE wins over both.
+WITH_DEV_KEY = DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}"
+
+# Ctrl-C (or SIGTERM) is how these stop: honcho then stops every process gracefully and
+# exits 130 (or 143), which is no failure. The recipe's shell ignores Ctrl-C itself so that
+# it can say so to make.
 run: $(VENV)/.installed $(SECRET_KEY_FILE)
-	DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}" honcho start web worker collector $(if $(FLOWER),flower)
+	@trap '' INT; $(WITH_DEV_KEY) bin/start-procfile -e $(ENV_FILE) web worker collector $(if $(FLOWER),flower); \
+	status=$$?; case $$status in 130|143) exit 0;; *) exit $$status;; esac
+
+web worker collector: $(VENV)/.installed $(SECRET_KEY_FILE)
+	@trap '' INT; $(WITH_DEV_KEY) bin/start-procfile -e $(ENV_FILE) $@; \
+	status=$$?; case $$status in 130|143) exit 0;; *) exit $$status;; esac
+
+manage: $(VENV)/.installed $(SECRET_KEY_FILE)
+	@$(WITH_DEV_KEY) honcho -e $(ENV_FILE) run python web_app/manage.py $(ARGS)
+
+# Drop the messages waiting in the task queue of ENV_FILE's broker (Celery's own purge).
+purge: $(VENV)/.installed $(SECRET_KEY_FILE)
+	@$(WITH_DEV_KEY) honcho -e $(ENV_FILE) run sh -c 'cd rabbitmq_celery && exec celery -A rabbitmq_celery purge -f'
 
 test: test-worker test-web test-e2e
 
@@ -48,12 +73,16 @@ $(VENV)/.installed-bench: $(VENV)/.installed-dev bench/requirements.txt
 	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
 	touch $@
 
+# Where `make bench` writes its run: a folder git ignores, so that a run leaves the checkout
+# clean. To commit a run, copy it over the committed one: cp bench/results/latest/* bench/results/
+BENCH_RESULTS_DIR ?= $(CURDIR)/bench/results/latest
+
 # Project vs the seed's way vs a bare Celery client, against the local RabbitMQ and Redis
-# (or CELERY_BROKER_URL / CELERY_RESULT_BACKEND), then the CPU of each request one at a time;
-# writes bench/results/. Not part of `make test`.
+# (or CELERY_BROKER_URL / CELERY_RESULT_BACKEND), then the CPU of each request one at a time.
+# Not part of `make test`.
 bench: $(VENV)/.installed-bench
-	timeout --signal=INT 900 python -m bench.run
-	timeout --signal=INT 300 python -m bench.costs
+	BENCH_RESULTS_DIR=$(BENCH_RESULTS_DIR) timeout --signal=INT 900 python -m bench.run
+	BENCH_RESULTS_DIR=$(BENCH_RESULTS_DIR) timeout --signal=INT 300 python -m bench.costs
 
 # The README's architecture picture, drawn from its Graphviz source (Debian package graphviz).
 diagram:
@@ -61,3 +90,8 @@ diagram:
 
 clean:
 	rm -rf .embedded-broker web_app/staticfiles
+
+# Back to a fresh clone's state (stop `make run` first): no submissions, no queued
+# messages in the embedded broker, no results file. The development key stays.
+reset: clean
+	rm -f web_app/db.sqlite3 web_app/db.sqlite3-wal web_app/db.sqlite3-shm web_app/db.sqlite3-writer-lock results/results.txt

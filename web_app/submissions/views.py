@@ -1,6 +1,9 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
@@ -26,12 +29,29 @@ def submission_form(request):
             return render_form(request, form, status=503, unavailable="database")
         except services.DatabaseUnwritable:
             return render_form(request, form, status=503, unavailable="database-unwritable")
-        try:
-            services.refresh(submission, timeout=settings.RESULT_TIMEOUT, result=result)
-        except services.NotRecorded as exc:
-            return render_not_recorded(request, submission, exc)
+        # With no worker answering the wait could only end in the pending page: show it at once.
+        if no_worker_answering() is not True:
+            try:
+                services.refresh(submission, timeout=settings.RESULT_TIMEOUT, result=result)
+            except services.NotRecorded as exc:
+                return render_not_recorded(request, submission, exc)
         return redirect(submission)
     return render_form(request, form)
+
+
+def no_worker_answering(recent=()) -> bool | None:
+    """True when the last worker state says no worker answers, None before the first answer.
+
+    A submission among `recent` finished since that state could have been asked
+    is newer news of a worker than the state itself.
+    """
+    workers = health.cached_worker_state()
+    if workers is None:
+        return None
+    since = timezone.now() - timedelta(seconds=settings.HEALTH_CACHE_SECONDS + settings.HEALTH_TIMEOUT)
+    if any(submission.finished_at and submission.finished_at > since for submission in recent):
+        return False
+    return not workers.up
 
 
 def render_form(request, form, status=200, unavailable=None):
@@ -41,7 +61,7 @@ def render_form(request, form, status=200, unavailable=None):
         "unavailable": unavailable,
         "page": page,
         "recent": page.submissions,
-        "workers": health.cached_worker_state(),
+        "no_worker_answering": no_worker_answering(page.submissions),
     }
     return render(request, "submissions/form.html", context, status=status)
 
@@ -66,7 +86,11 @@ def refreshed_submission(pk) -> Submission:
 def submission_detail(request, pk):
     """A submission's page; while pending, each view checks once whether its result has come."""
     submission = refreshed_submission(pk)
-    context = {"submission": submission, "status": selectors.submission_status(submission)}
+    context = {
+        "submission": submission,
+        "status": selectors.submission_status(submission),
+        "no_worker_answering": submission.is_pending and no_worker_answering(),
+    }
     return render(request, "submissions/detail.html", context)
 
 

@@ -22,6 +22,14 @@ def client():
     return FormClient()
 
 
+@pytest.fixture
+def admin_client(db, admin_user):
+    """pytest-django's logged-in admin client, posting as a browser does."""
+    client = FormClient()
+    client.force_login(admin_user)
+    return client
+
+
 def hold_flock(path, held, release):
     with open(path, "a") as locked_file:
         fcntl.flock(locked_file, fcntl.LOCK_EX)

@@ -1,4 +1,4 @@
-"""Submissions in the Django admin: listed with their task ids, and searchable by them."""
+"""Submissions in the Django admin: listed, searched and filtered; never added, altered or deleted."""
 import uuid
 
 import pytest
@@ -57,6 +57,68 @@ def test_the_change_page_shows_the_task_id_read_only(admin_client, submissions):
     assert str(submission.task_id) in page
     assert 'name="task_id"' not in page
     assert 'name="result"' not in page
+
+
+def test_the_status_filter_lists_only_that_status(admin_client, submissions):
+    response = admin_client.get("/admin/submissions/submission/", {"status__exact": "done"})
+
+    assert list(response.context["cl"].result_list) == [submissions[1]]
+
+
+def test_the_list_has_no_add_button(admin_client, submissions):
+    page = admin_client.get("/admin/submissions/submission/").content.decode()
+
+    assert "/admin/submissions/submission/add/" not in page
+    assert "Add submission" not in page
+
+
+def test_the_add_url_is_forbidden_and_adds_nothing(admin_client, submissions):
+    assert admin_client.get("/admin/submissions/submission/add/").status_code == 403
+    response = admin_client.post(
+        "/admin/submissions/submission/add/", {"first": "horses", "second": "dogs", "status": "done"}
+    )
+
+    assert response.status_code == 403
+    assert Submission.objects.count() == len(submissions)
+
+
+def test_the_change_page_shows_every_field_read_only_with_no_save_button(admin_client, submissions):
+    page = admin_client.get(f"/admin/submissions/submission/{submissions[1].pk}/change/").content.decode()
+
+    assert "birds es fish" in page and "birds" in page
+    for name in ("first", "second", "status", "result", "error", "created_at", "finished_at"):
+        assert f'name="{name}"' not in page
+    assert 'name="_save"' not in page
+    assert 'name="_continue"' not in page
+
+
+def test_posting_to_the_change_page_alters_nothing(admin_client, submissions):
+    done = submissions[1]
+
+    response = admin_client.post(
+        f"/admin/submissions/submission/{done.pk}/change/",
+        {"first": "horses", "second": "dogs", "result": "horses es dogs", "status": "pending"},
+    )
+
+    assert response.status_code == 403
+    done.refresh_from_db()
+    assert (done.first, done.second, done.result, done.status) == ("birds", "fish", "birds es fish", "done")
+
+
+def test_submissions_cannot_be_deleted(admin_client, submissions):
+    done = submissions[1]
+
+    page = admin_client.get(f"/admin/submissions/submission/{done.pk}/change/").content.decode()
+    response = admin_client.post(f"/admin/submissions/submission/{done.pk}/delete/", {"post": "yes"})
+    bulk = admin_client.post(
+        "/admin/submissions/submission/",
+        {"action": "delete_selected", "_selected_action": [s.pk for s in submissions], "post": "yes"},
+    )
+
+    assert "/delete/" not in page
+    assert response.status_code == 403
+    assert bulk.status_code in (200, 302)
+    assert Submission.objects.count() == len(submissions)
 
 
 def test_the_admin_needs_a_login(client, submissions):

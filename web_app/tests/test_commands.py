@@ -4,6 +4,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from submissions import services
 from submissions.models import Submission
 from web_app.celery import app
 
@@ -22,3 +23,39 @@ def test_collect_results_writes_late_results_and_reports_counts(settings, tmp_pa
     assert output.getvalue().strip() == "done: 1, failed: 0, still pending: 1, sent again: 0"
     assert settings.RESULTS_FILE.read_text() == "cats es dogs\n"
     assert Submission.objects.get(pk=lost_worker.pk).status == Submission.Status.PENDING
+
+
+@pytest.mark.django_db
+def test_collect_results_with_no_configuration_says_it_uses_the_embedded_broker(monkeypatch):
+    for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
+        monkeypatch.delenv(name, raising=False)
+    errors = StringIO()
+
+    call_command("collect_results", stdout=StringIO(), stderr=errors)
+
+    notice = errors.getvalue()
+    assert notice.count("\n") == 1
+    assert "Broker filesystem://" in notice
+    assert f"result backend {app.conf.result_backend}" in notice
+    assert "CELERY_BROKER_URL and CELERY_RESULT_BACKEND not set, so the embedded one" in notice
+    assert "make manage ARGS=collect_results" in notice
+
+
+@pytest.mark.django_db
+def test_collect_results_names_the_configured_services_with_passwords_masked(monkeypatch):
+    # Celery reads these two settings from the environment first: patch them before the environment,
+    # so that what is restored afterwards is the test settings' own values.
+    monkeypatch.setattr(app.conf, "broker_url", "amqp://django:secret@localhost:5672/rabbit")
+    monkeypatch.setattr(app.conf, "result_backend", "redis://:secret@localhost:6379/0")
+    monkeypatch.setenv("CELERY_BROKER_URL", "amqp://django:secret@localhost:5672/rabbit")
+    monkeypatch.setenv("CELERY_RESULT_BACKEND", "redis://localhost:6379/0")
+    monkeypatch.setattr(services, "collect_pending", lambda **options: services.CollectReport())
+    errors = StringIO()
+
+    call_command("collect_results", stdout=StringIO(), stderr=errors)
+
+    notice = errors.getvalue()
+    assert "Broker amqp://django:**@localhost:5672/rabbit, result backend redis://" in notice
+    assert "localhost:6379/0" in notice
+    assert "secret" not in notice
+    assert "not set" not in notice

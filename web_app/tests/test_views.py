@@ -1,11 +1,15 @@
 """The views over the embedded broker: the real filesystem transport and result backend, no worker."""
+import re
 import uuid
+from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings as django_settings
 from django.urls import reverse
+from django.utils import timezone
 
-from submissions import locks, services
+from submissions import health, locks, services
 from submissions.models import Submission
 from web_app.celery import app
 
@@ -157,3 +161,129 @@ def test_an_unknown_submission_is_a_404(client):
 
 def test_other_methods_are_not_allowed(client):
     assert client.put(FORM_URL).status_code == 405
+
+
+@pytest.fixture
+def workers_state(monkeypatch):
+    """Set what the pages believe of the workers: up, down, or not yet known (None)."""
+
+    def believe(up):
+        state = None if up is None else SimpleNamespace(up=up, detail="", workers=[])
+        monkeypatch.setattr(health, "cached_worker_state", lambda: state)
+
+    return believe
+
+
+def test_with_no_worker_answering_a_post_shows_the_pending_page_without_waiting(
+    client, results_file, settings, monkeypatch, workers_state
+):
+    workers_state(False)
+    settings.RESULT_TIMEOUT = 600
+
+    def must_not_wait(result, timeout):
+        raise AssertionError(f"waited {timeout} s for a result no worker will give")
+
+    monkeypatch.setattr(services, "wait_for_result", must_not_wait)
+
+    response = client.post(FORM_URL, {"first": "cats", "second": "dogs"}, follow=True)
+
+    page = response.content.decode()
+    assert response.redirect_chain == [(Submission.objects.get().get_absolute_url(), 302)]
+    assert "Pending" in page
+    assert "No worker is answering right now; this submission waits until one starts." in page
+    assert queued_messages() >= 1
+
+
+@pytest.mark.parametrize("up", [True, None])
+def test_with_a_worker_answering_or_not_yet_known_a_post_waits_for_its_result(
+    client, results_file, settings, monkeypatch, workers_state, up
+):
+    workers_state(up)
+    waits = []
+    monkeypatch.setattr(services, "wait_for_result", lambda result, timeout: waits.append(timeout) or False)
+
+    client.post(FORM_URL, {"first": "cats", "second": "dogs"})
+
+    assert waits == [settings.RESULT_TIMEOUT]
+
+
+def test_the_form_shows_the_no_worker_banner_only_when_no_worker_answers(client, workers_state):
+    workers_state(False)
+    down = client.get(FORM_URL).content.decode()
+    workers_state(True)
+    up = client.get(FORM_URL).content.decode()
+
+    assert 'id="no-worker-banner"' in down
+    assert 'id="no-worker-banner"' not in up
+
+
+def test_a_submission_finished_since_the_worker_state_was_asked_hides_the_banner(client, workers_state):
+    workers_state(False)
+    created = timezone.now() - timedelta(seconds=30)
+    submission = Submission.objects.create(first="late", second="cats", task_id=uuid.uuid4())
+    Submission.objects.filter(pk=submission.pk).update(
+        status=Submission.Status.DONE, result="late es cats", created_at=created, finished_at=timezone.now()
+    )
+
+    just_finished = client.get(FORM_URL).content.decode()
+    Submission.objects.filter(pk=submission.pk).update(finished_at=created + timedelta(seconds=1))
+    finished_long_ago = client.get(FORM_URL).content.decode()
+
+    assert 'id="no-worker-banner"' not in just_finished
+    assert 'id="no-worker-banner"' in finished_long_ago
+
+
+@pytest.mark.parametrize(
+    "fault, message",
+    [
+        (services.BrokerUnavailable, "The message broker is unavailable, so nothing was sent."),
+        (services.BackendUnavailable, "The result store is unavailable, so nothing was sent."),
+    ],
+)
+def test_a_refused_submission_shows_one_message_not_the_no_worker_banner(
+    client, monkeypatch, workers_state, fault, message
+):
+    workers_state(False)
+
+    def refuse(**fields):
+        raise fault("down")
+
+    monkeypatch.setattr(services, "submit", refuse)
+
+    response = client.post(FORM_URL, {"first": "cats", "second": "dogs"})
+
+    page = response.content.decode()
+    assert response.status_code == 503
+    assert message in page
+    assert "No worker is answering" not in page
+    assert "wait until one starts" not in page
+
+
+def test_a_done_submission_shows_no_no_worker_banner(client, results_file, workers_state):
+    workers_state(False)
+    submission = Submission.objects.create(
+        first="cats", second="dogs", task_id=uuid.uuid4(), status=Submission.Status.DONE, result="cats es dogs"
+    )
+
+    page = client.get(submission.get_absolute_url()).content.decode()
+
+    assert "cats es dogs" in page
+    assert 'id="no-worker-banner"' not in page
+
+
+def test_the_history_gives_the_time_zone_of_the_sent_time(client):
+    Submission.objects.create(first="cats", second="dogs", task_id=uuid.uuid4())
+
+    page = client.get(FORM_URL).content.decode()
+
+    assert re.search(r'<td data-label="Sent"><time [^>]*>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</time>', page)
+
+
+def test_the_favicon_is_a_real_icon_linked_from_the_pages(client):
+    icon = client.get("/favicon.ico")
+    page = client.get(FORM_URL).content.decode()
+
+    assert icon.status_code == 200
+    assert icon["Content-Type"] in ("image/x-icon", "image/vnd.microsoft.icon")
+    assert b"".join(icon.streaming_content).startswith(b"\x00\x00\x01\x00")
+    assert '<link rel="icon" href="/favicon.ico"' in page

@@ -1,11 +1,32 @@
 import logging
+import os
 import signal
 import threading
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from kombu.utils.url import maybe_sanitize_url
 
 from submissions import services
+from web_app.celery import app
+
+CONFIGURATION_VARIABLES = ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
+
+
+def configuration_notice() -> str:
+    """One line naming the broker and result backend in use (passwords masked), and any left unset."""
+    notice = (
+        f"Broker {maybe_sanitize_url(app.conf.broker_url)}, "
+        f"result backend {maybe_sanitize_url(app.conf.result_backend)}"
+    )
+    unset = [name for name in CONFIGURATION_VARIABLES if not os.environ.get(name)]
+    if unset:
+        notice += (
+            f" ({' and '.join(unset)} not set, so the embedded one; "
+            "`make manage ARGS=collect_results` reads .env)"
+        )
+    return notice
+
 
 logger = logging.getLogger("submissions.collector")
 
@@ -31,6 +52,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, older_than, watch, **options):
+        self.stderr.write(configuration_notice())
         if not watch:
             report = services.collect_pending(older_than_seconds=older_than, report_each=self.report_one)
             self.stdout.write(

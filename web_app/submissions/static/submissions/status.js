@@ -27,6 +27,9 @@
       show("waited", formatSeconds(status.waiting_seconds));
       return false;
     }
+    // A result came, so a worker answered: the no-worker banner is no longer true.
+    var banner = document.getElementById("no-worker-banner");
+    if (banner) banner.remove();
     document.getElementById("took-row").hidden = false;
     show("took", formatSeconds(status.duration_seconds));
     if (status.status === "done") {
