@@ -8,7 +8,7 @@ process tree (and of the worker, for the POST) is divided by the count. No
 other load runs, so these are the costs of the work itself, without the
 contention of the load levels; a static file of the project gives gunicorn's
 own cost of a request. The baseline answers its POST with the page itself,
-the project redirects to the submission's page (POST/redirect/GET, issue 2).
+the project redirects to the submission's page (POST/redirect/GET).
 """
 import re
 import sys

@@ -52,7 +52,7 @@ def aggregate(turns: list[dict]) -> dict:
 
 
 def targets(rows: dict, scenario: dict) -> list[tuple[str, str, bool]]:
-    """The four targets of issue 6: (what, the measured ratio or value, met)."""
+    """The benchmark's targets: (what, the measured ratio or value, met)."""
     found = []
     project_1, floor_1 = rows.get(("project", 1)), rows.get(("floor", 1))
     if project_1 and floor_1:
@@ -162,7 +162,7 @@ def markdown(raw: dict) -> str:
                   "| system | queued messages | form page |", "| --- | ---: | --- |"]
         for system, outcome in raw["scenario"].items():
             lines.append(f"| {system} | {outcome['queued']} | {format_scenario(outcome)} |")
-    lines += ["", "## Targets (issue 6)", "", "| target | measured | met |", "| --- | --- | --- |"]
+    lines += ["", "## Targets", "", "| target | measured | met |", "| --- | --- | --- |"]
     for what, measured, met in targets(rows, raw["scenario"]):
         lines.append(f"| {what} | {measured} | {'yes' if met else '**no**'} |")
     if raw.get("integrity"):

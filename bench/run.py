@@ -39,7 +39,7 @@ WARMUP = float(os.environ.get("BENCH_WARMUP", "1.5"))
 DURATION = float(os.environ.get("BENCH_DURATION", "6"))
 SYSTEMS = tuple(os.environ.get("BENCH_SYSTEMS", "project,baseline,floor").split(","))
 
-# The scenario of issue 6: the worker stopped, this many submissions waiting.
+# The worker-stopped scenario: this many submissions waiting while the form page is timed.
 WAITING_SUBMISSIONS = 32
 PROBE_SECONDS = 5
 PROBE_TIMEOUT = 2

@@ -8,9 +8,11 @@ worker_class = "gthread"
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 # Each process takes connections whether or not a thread is free, so one process may
 # hold all the waiting submissions: 64 threads each keep the form page answering with
-# 32 submissions waiting (issue 6's benchmark), at the cost of idle threads only.
+# 32 submissions waiting (measured by `make bench`), at the cost of idle threads only.
 threads = int(os.environ.get("GUNICORN_THREADS", "64"))
-# Above RESULT_TIMEOUT, so that a request waiting for its task is never killed.
+# Seconds a worker process may stay silent before the master restarts it. The threaded
+# worker's main loop keeps signalling while its threads serve requests, so this is no
+# per-request limit: RESULT_TIMEOUT bounds a request's wait for its task.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 accesslog = "-"

@@ -107,6 +107,12 @@ CELERY_RESULT_EXPIRES = int(os.environ.get("CELERY_RESULT_EXPIRES", "3600"))
 CELERY_RESULT_BACKEND_ALWAYS_RETRY = True
 CELERY_RESULT_BACKEND_MAX_RETRIES = 40
 CELERY_RESULT_BACKEND_MAX_SLEEP_BETWEEN_RETRIES_MS = 2000
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-soft-time-limit
+# A task still running after this many seconds gets SoftTimeLimitExceeded (and fails with it).
+CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", "60"))
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-time-limit
+# After this many seconds the prefork pool kills the process running it and starts a new one.
+CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "120"))
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#worker-prefetch-multiplier
 CELERY_WORKER_PREFETCH_MULTIPLIER = int(os.environ.get("CELERY_WORKER_PREFETCH_MULTIPLIER", "1"))
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#worker-hijack-root-logger

@@ -1,9 +1,8 @@
-import re
 import unicodedata
+from urllib.parse import parse_qsl
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
 from django.forms.renderers import Jinja2
 from django.http import QueryDict
 
@@ -31,17 +30,11 @@ def no_control_characters(value: str) -> None:
             )
 
 
-# Django decodes a form body with errors="replace": U+FFFD marks bytes that were not UTF-8.
-valid_utf8 = RegexValidator(
-    re.escape("\ufffd"), inverse_match=True, message="The text is not valid UTF-8."
-)
-
-
 def text_field(label: str) -> forms.CharField:
     return forms.CharField(
         label=label,
         max_length=MAX_LENGTH,
-        validators=[no_control_characters, valid_utf8],
+        validators=[no_control_characters],
         error_messages={"required": "Enter some text, not only spaces."},
         widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": label.lower()}),
     )
@@ -54,15 +47,41 @@ class SubmissionForm(forms.Form):
     first = text_field("First text")
     second = text_field("Second text")
 
+    def __init__(self, *args, not_utf8: frozenset[str] = frozenset(), **kwargs):
+        """`not_utf8`: the fields whose posted bytes were not UTF-8, as posted_form found them."""
+        super().__init__(*args, **kwargs)
+        self.not_utf8 = not_utf8
 
-def posted_data(request) -> QueryDict | None:
-    """The posted fields, or None on a GET; a body that is not UTF-8 keeps U+FFFD for valid_utf8."""
+    def clean(self):
+        for name in sorted(self.not_utf8 & self.fields.keys()):
+            self.add_error(name, ValidationError("The text is not valid UTF-8.", code="not_utf8"))
+        return self.cleaned_data
+
+
+def posted_form(request) -> SubmissionForm:
+    """The form, bound to the posted fields on a POST; fields whose bytes are not UTF-8 are told to it.
+
+    Django would decode such a body as Latin-1 and accept the bytes as other
+    text; here each field is decoded on its own, so the form can say which one
+    is wrong, while a user who types U+FFFD is not mistaken for an encoding error.
+    """
     if request.method != "POST":
-        return None
+        return SubmissionForm()
     if request.content_type == "application/x-www-form-urlencoded":
+        not_utf8 = fields_not_utf8(request.body)
+        if not_utf8:
+            data = QueryDict(request.body.decode("utf-8", errors="replace"))
+            return SubmissionForm(data, not_utf8=not_utf8)
+    return SubmissionForm(request.POST)
+
+
+def fields_not_utf8(body: bytes) -> frozenset[str]:
+    """Names of the urlencoded fields whose percent-decoded value is not UTF-8."""
+    fields = parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
+    wrong = set()
+    for name, value in fields:
         try:
-            request.body.decode("utf-8")
+            value.encode("latin-1").decode("utf-8")
         except UnicodeDecodeError:
-            # Django would fall back to Latin-1 and accept the bytes as other text.
-            return QueryDict(request.body.decode("utf-8", errors="replace"))
-    return request.POST
+            wrong.add(name.encode("latin-1").decode("utf-8", errors="replace"))
+    return frozenset(wrong)

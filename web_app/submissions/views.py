@@ -8,14 +8,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from . import health, selectors, services
-from .forms import SubmissionForm, posted_data
+from .forms import posted_form
 from .models import Submission
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
 def submission_form(request):
     """The form; a valid post sends the task, waits for it, and redirects to its page."""
-    form = SubmissionForm(posted_data(request))
+    form = posted_form(request)
     if request.method == "POST":
         if not form.is_valid():
             return render_form(request, form, status=400)
