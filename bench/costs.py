@@ -10,11 +10,9 @@ contention of the load levels; a static file of the project gives gunicorn's
 own cost of a request. The baseline answers its POST with the page itself,
 the project redirects to the submission's page (POST/redirect/GET).
 """
-import re
 import sys
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 from bench import metrics
 from bench.run import BROKER_URL, OUT_DIR, RESULTS_DIR, SeedStack, System, make_stack

@@ -19,7 +19,7 @@ SEND_ONE_SUBMISSION = textwrap.dedent(
     from django.core.management import call_command
     from submissions import services
     call_command("migrate", verbosity=0)
-    services.submit("cats", "dogs")
+    services.submission_create(first="cats", second="dogs")
     [message_file] = (settings.EMBEDDED_BROKER_DIR / "queue").glob("*.msg")
     message = json.loads(message_file.read_text())
     args, kwargs, _ = json.loads(base64.b64decode(message["body"]))

@@ -1,8 +1,6 @@
-"""What the pages read about submissions: a page of the history, one submission's status."""
+"""What the pages read about submissions: a page of the history."""
 import math
 from dataclasses import dataclass
-
-from django.utils import timezone
 
 from .models import Submission
 
@@ -50,25 +48,3 @@ def submissions_from_page(number: int) -> list[Submission]:
     """The submissions of page `number` and the first of the next page, if there is one."""
     start = (number - 1) * HISTORY_PAGE_SIZE
     return list(Submission.objects.all()[start : start + HISTORY_PAGE_SIZE + 1])
-
-
-def submission_status(submission: Submission) -> dict:
-    """What a submission's page shows, as JSON for its status endpoint."""
-    duration = submission.duration
-    return {
-        "id": submission.pk,
-        "status": submission.status,
-        "status_display": submission.get_status_display(),
-        "first": submission.first,
-        "second": submission.second,
-        "result": submission.result if submission.status == Submission.Status.DONE else None,
-        "error": submission.error if submission.status == Submission.Status.FAILED else None,
-        # The result line is in the results file exactly when the submission is done.
-        "written_to_results_file": submission.status == Submission.Status.DONE,
-        "created_at": submission.created_at.isoformat(),
-        "finished_at": submission.finished_at.isoformat() if submission.finished_at else None,
-        "duration_seconds": duration.total_seconds() if duration is not None else None,
-        "waiting_seconds": (
-            (timezone.now() - submission.created_at).total_seconds() if submission.is_pending else None
-        ),
-    }

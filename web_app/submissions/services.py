@@ -43,8 +43,8 @@ __all__ = [
     "collect_pending",
     "discard",
     "record_outcome",
-    "refresh",
-    "submit",
+    "result_record",
+    "submission_create",
     "wait_for_result",
 ]
 
@@ -101,7 +101,7 @@ class NotRecorded(Exception):
 # --- sending ---------------------------------------------------------------
 
 
-def submit(first: str, second: str) -> tuple[Submission, AsyncResult]:
+def submission_create(*, first: str, second: str) -> tuple[Submission, AsyncResult]:
     """Save the submission, then send its task; when sending fails the submission is deleted again.
 
     The row is committed before the task is sent, so that every task the broker
@@ -427,7 +427,7 @@ def fault_point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def refresh(submission: Submission, timeout: float = 0, result: AsyncResult | None = None) -> Submission:
+def result_record(submission: Submission, *, timeout: float = 0, result: AsyncResult | None = None) -> Submission:
     """Record the submission's result if it is ready, waiting at most `timeout` seconds.
 
     A backend that cannot be reached leaves the submission pending, to be

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
-from . import health, selectors, services
+from . import formatting, health, selectors, services
 from .forms import posted_form
 from .models import Submission
 
@@ -20,7 +20,7 @@ def submission_form(request):
         if not form.is_valid():
             return render_form(request, form, status=400)
         try:
-            submission, result = services.submit(**form.cleaned_data)
+            submission, result = services.submission_create(**form.cleaned_data)
         except services.BrokerUnavailable:
             return render_form(request, form, status=503, unavailable="broker")
         except services.BackendUnavailable:
@@ -32,7 +32,7 @@ def submission_form(request):
         # With no worker answering the wait could only end in the pending page: show it at once.
         if no_worker_answering() is not True:
             try:
-                services.refresh(submission, timeout=settings.RESULT_TIMEOUT, result=result)
+                services.result_record(submission, timeout=settings.RESULT_TIMEOUT, result=result)
             except services.NotRecorded as exc:
                 return render_not_recorded(request, submission, exc)
         return redirect(submission)
@@ -77,7 +77,7 @@ def refreshed_submission(pk) -> Submission:
     for the collector, and the page shows it pending."""
     submission = get_object_or_404(Submission, pk=pk)
     try:
-        return services.refresh(submission)
+        return services.result_record(submission)
     except services.NotRecorded:
         return submission
 
@@ -88,7 +88,7 @@ def submission_detail(request, pk):
     submission = refreshed_submission(pk)
     context = {
         "submission": submission,
-        "status": selectors.submission_status(submission),
+        "status": submission_status_payload(submission),
         "no_worker_answering": submission.is_pending and no_worker_answering(),
     }
     return render(request, "submissions/detail.html", context)
@@ -98,7 +98,7 @@ def submission_detail(request, pk):
 @require_safe
 def submission_status(request, pk):
     """A submission's status as JSON, for its page's polling; records a late result like the page."""
-    return JsonResponse(selectors.submission_status(refreshed_submission(pk)))
+    return JsonResponse(submission_status_payload(refreshed_submission(pk)))
 
 
 @never_cache
@@ -107,3 +107,25 @@ def healthz(request):
     """The broker's, the result backend's and the workers' state: 200 when all are up, else 503."""
     healthy, parts = health.check_all()
     return JsonResponse({"status": "ok" if healthy else "unavailable", **parts}, status=200 if healthy else 503)
+
+
+def submission_status_payload(submission: Submission) -> dict:
+    """What a submission's page shows, as JSON for its status endpoint; durations come formatted."""
+    duration = submission.duration
+    waiting = timezone.now() - submission.created_at if submission.is_pending else None
+    return {
+        "id": submission.pk,
+        "status": submission.status,
+        "status_display": submission.get_status_display(),
+        "first": submission.first,
+        "second": submission.second,
+        # The result line is in the results file exactly when the submission is done.
+        "result": submission.result if submission.status == Submission.Status.DONE else None,
+        "error": submission.error if submission.status == Submission.Status.FAILED else None,
+        "created_at": submission.created_at.isoformat(),
+        "finished_at": submission.finished_at.isoformat() if submission.finished_at else None,
+        "duration_seconds": duration.total_seconds() if duration is not None else None,
+        "took": formatting.seconds(duration),
+        "waiting_seconds": waiting.total_seconds() if waiting is not None else None,
+        "waited": formatting.seconds(waiting),
+    }

@@ -1,9 +1,7 @@
 """The history pages of the form, and a submission's status as the pages read it."""
 import uuid
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
 from submissions import selectors
 from submissions.models import Submission
@@ -69,32 +67,3 @@ def test_an_empty_history_is_one_empty_page():
     page = selectors.history_page("3")
 
     assert (page.number, page.submissions, page.has_previous, page.has_next) == (1, [], False, False)
-
-
-@pytest.mark.django_db
-def test_a_finished_submission_reports_how_long_it_took():
-    submission = Submission.objects.create(
-        first="a", second="b", task_id=uuid.uuid4(), status=Submission.Status.DONE, result="a es b"
-    )
-    submission.finished_at = submission.created_at + timedelta(seconds=1.5)
-    submission.save()
-
-    status = selectors.submission_status(submission)
-
-    assert status["duration_seconds"] == 1.5
-    assert status["finished_at"] == submission.finished_at.isoformat()
-    assert status["result"] == "a es b"
-    assert status["written_to_results_file"] is True
-    assert status["waiting_seconds"] is None
-
-
-@pytest.mark.django_db
-def test_a_pending_submission_reports_how_long_it_has_waited():
-    submission = Submission.objects.create(first="a", second="b", task_id=uuid.uuid4())
-    Submission.objects.filter(pk=submission.pk).update(created_at=timezone.now() - timedelta(seconds=30))
-    submission.refresh_from_db()
-
-    status = selectors.submission_status(submission)
-
-    assert 30 <= status["waiting_seconds"] < 60
-    assert status["duration_seconds"] is None

@@ -103,8 +103,8 @@ def done(result):
 def test_refresh_records_a_success_and_writes_it_once(submission, results_file):
     store(str(submission.task_id), "cats es dogs")
 
-    services.refresh(submission)
-    services.refresh(Submission.objects.get(pk=submission.pk))
+    services.result_record(submission)
+    services.result_record(Submission.objects.get(pk=submission.pk))
     services.record_outcome(Submission.objects.get(pk=submission.pk), done("cats es dogs"))
 
     submission.refresh_from_db()
@@ -118,7 +118,7 @@ def test_refresh_records_a_success_and_writes_it_once(submission, results_file):
 def test_a_recorded_result_is_removed_from_the_result_backend(submission, results_file):
     store(str(submission.task_id), "cats es dogs")
 
-    services.refresh(submission)
+    services.result_record(submission)
 
     assert services.read_outcome(submission.task_id) is None
 
@@ -147,7 +147,7 @@ def test_record_outcome_on_a_stale_copy_returns_what_the_first_recorder_stored(s
 def test_refresh_records_a_failure_and_writes_nothing(submission, results_file):
     store(str(submission.task_id), ValueError("no strings today"), state="FAILURE")
 
-    services.refresh(submission)
+    services.result_record(submission)
 
     submission.refresh_from_db()
     assert submission.status == Submission.Status.FAILED
@@ -156,7 +156,7 @@ def test_refresh_records_a_failure_and_writes_nothing(submission, results_file):
 
 
 def test_refresh_leaves_an_unfinished_submission_pending(submission, results_file):
-    assert services.refresh(submission).status == Submission.Status.PENDING
+    assert services.result_record(submission).status == Submission.Status.PENDING
     assert not results_file.exists()
 
 
@@ -172,7 +172,7 @@ def test_a_failed_write_leaves_the_submission_pending_and_the_file_whole(submiss
 
     monkeypatch.setattr(services.os, "write", disk_full_halfway)
     with pytest.raises(services.NotRecorded, match="No space left"):
-        services.refresh(submission)
+        services.result_record(submission)
     submission.refresh_from_db()
     assert submission.status == Submission.Status.PENDING
     assert results_file.read_text() == "earlier es line\n"
@@ -190,7 +190,7 @@ def test_an_unwritable_results_file_is_not_recorded(submission, results_file):
     store(str(submission.task_id), "cats es dogs")
 
     with pytest.raises(services.NotRecorded):
-        services.refresh(submission)
+        services.result_record(submission)
     submission.refresh_from_db()
     assert (submission.status, submission.line_offset) == (Submission.Status.PENDING, None)
 
@@ -215,7 +215,7 @@ def test_a_recording_interrupted_by_a_crash_is_finished_with_its_line_once(submi
 
     services.collect_pending()
     services.collect_pending()
-    services.refresh(Submission.objects.get(pk=submission.pk))
+    services.result_record(Submission.objects.get(pk=submission.pk))
 
     submission.refresh_from_db()
     assert submission.status == Submission.Status.DONE
@@ -263,7 +263,7 @@ def store_raw(task_id, payload: bytes):
 def test_a_hostile_result_fails_its_submission_with_a_reason(submission, results_file, payload, reason):
     store_raw(submission.task_id, payload)
 
-    services.refresh(submission)
+    services.result_record(submission)
 
     submission.refresh_from_db()
     assert submission.status == Submission.Status.FAILED
@@ -285,7 +285,7 @@ def test_a_hostile_result_does_not_stop_the_collection_of_the_others(db, results
 def test_a_result_with_line_breaks_is_written_as_one_line(submission, results_file):
     store(str(submission.task_id), "cats\nes\u2028dogs")
 
-    services.refresh(submission)
+    services.result_record(submission)
 
     assert results_file.read_text(encoding="utf-8").splitlines() == ["cats\\nes\\u2028dogs"]
 

@@ -1,9 +1,13 @@
 """The submission status endpoint that a pending submission's page polls."""
 import uuid
+from datetime import timedelta
 
 import pytest
 
+from django.utils import timezone
+
 from submissions.models import Submission
+from submissions.views import submission_status_payload
 from web_app.celery import app
 
 
@@ -32,7 +36,6 @@ def test_a_pending_submission_says_so_and_how_long_it_has_waited(client, submiss
     assert status["status"] == "pending"
     assert status["status_display"] == "Pending"
     assert status["result"] is None
-    assert status["written_to_results_file"] is False
     assert status["duration_seconds"] is None
     assert status["waiting_seconds"] >= 0
     assert not results_file.exists()
@@ -46,7 +49,6 @@ def test_a_late_result_is_recorded_by_the_endpoint_exactly_once(client, submissi
 
     assert first["status"] == second["status"] == "done"
     assert first["result"] == "cats es dogs"
-    assert first["written_to_results_file"] is True
     assert first["waiting_seconds"] is None
     assert first["duration_seconds"] >= 0
     assert results_file.read_text() == "cats es dogs\n"
@@ -62,7 +64,6 @@ def test_a_failed_task_reports_its_error_and_writes_nothing(client, submission, 
     assert status["status"] == "failed"
     assert status["error"] == "ValueError: boom"
     assert status["result"] is None
-    assert status["written_to_results_file"] is False
     assert not results_file.exists()
 
 
@@ -100,3 +101,33 @@ def test_a_done_page_neither_polls_nor_refreshes(client, submission, results_fil
     assert "http-equiv" not in page
     assert "cats es dogs" in page
     assert "Written to the results file." in page
+
+
+@pytest.mark.django_db
+def test_a_finished_submission_reports_how_long_it_took():
+    submission = Submission.objects.create(
+        first="a", second="b", task_id=uuid.uuid4(), status=Submission.Status.DONE, result="a es b"
+    )
+    submission.finished_at = submission.created_at + timedelta(seconds=1.5)
+    submission.save()
+
+    status = submission_status_payload(submission)
+
+    assert status["duration_seconds"] == 1.5
+    assert status["finished_at"] == submission.finished_at.isoformat()
+    assert status["result"] == "a es b"
+    assert status["took"] == "1.50 s"
+    assert status["waiting_seconds"] is None
+
+
+@pytest.mark.django_db
+def test_a_pending_submission_reports_how_long_it_has_waited():
+    submission = Submission.objects.create(first="a", second="b", task_id=uuid.uuid4())
+    Submission.objects.filter(pk=submission.pk).update(created_at=timezone.now() - timedelta(seconds=30))
+    submission.refresh_from_db()
+
+    status = submission_status_payload(submission)
+
+    assert 30 <= status["waiting_seconds"] < 60
+    assert status["waited"].endswith(" s")
+    assert status["duration_seconds"] is None

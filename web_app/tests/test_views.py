@@ -248,7 +248,7 @@ def test_a_refused_submission_shows_one_message_not_the_no_worker_banner(
     def refuse(**fields):
         raise fault("down")
 
-    monkeypatch.setattr(services, "submit", refuse)
+    monkeypatch.setattr(services, "submission_create", refuse)
 
     response = client.post(FORM_URL, {"first": "cats", "second": "dogs"})
 

@@ -5,14 +5,6 @@
   // Stop asking after an hour; a reload starts again.
   var MAX_POLLS = 3600;
 
-  function formatSeconds(total) {
-    if (total < 1) return Math.round(total * 1000) + " ms";
-    if (total < 10) return total.toFixed(2) + " s";
-    if (total < 60) return Math.round(total) + " s";
-    var rounded = Math.round(total);
-    return Math.floor(rounded / 60) + " min " + (rounded % 60) + " s";
-  }
-
   function show(id, text) {
     var element = document.getElementById(id);
     element.textContent = text;
@@ -24,18 +16,18 @@
     badge.className = "status status-" + status.status;
     var message = document.getElementById("status-message");
     if (status.status === "pending") {
-      show("waited", formatSeconds(status.waiting_seconds));
+      show("waited", status.waited);
       return false;
     }
     // A result came, so a worker answered: the no-worker banner is no longer true.
     var banner = document.getElementById("no-worker-banner");
     if (banner) banner.remove();
     document.getElementById("took-row").hidden = false;
-    show("took", formatSeconds(status.duration_seconds));
+    show("took", status.took);
     if (status.status === "done") {
       show("result", status.result);
       document.getElementById("result-row").hidden = false;
-      message.textContent = status.written_to_results_file ? "Written to the results file." : "";
+      message.textContent = "Written to the results file.";
     } else {
       show("error", status.error);
       document.getElementById("error-row").hidden = false;
