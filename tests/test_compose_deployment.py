@@ -61,15 +61,18 @@ def deployment(tmp_path_factory):
         engine = PodmanService().start()
         docker_host = engine.docker_host
     project = ComposeProject(directory, f"djrc-test-{uuid.uuid4().hex[:8]}", docker_host)
+    # Docker runs healthchecks itself; Podman needs them run.
     healthchecks = HealthcheckRunner(project.name)
-    healthchecks.start()
+    if engine is not None:
+        healthchecks.start()
     try:
         project.run("build", timeout=1800)
         project.run("up", "--detach", timeout=600)
         project.wait_healthy(STACK)
         yield project
     finally:
-        healthchecks.stop()
+        if engine is not None:
+            healthchecks.stop()
         try:
             project.down()
         finally:
