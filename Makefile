@@ -5,11 +5,13 @@ BIN := $(CURDIR)/$(VENV)/bin
 SECRET_KEY_FILE := .django-secret-key
 
 export PATH := $(BIN):$(PATH)
+# Podman's settings for machines that cannot raise its default limits (see podman/).
+export CONTAINERS_CONF ?= $(CURDIR)/podman/containers.conf
 
 # The configuration file that run, web, worker and manage read, as honcho does.
 ENV_FILE ?= .env
 
-.PHONY: help install install-dev run web worker manage purge test test-worker test-web test-e2e bench diagram clean reset
+.PHONY: help install install-dev run web worker manage purge test test-worker test-web test-e2e test-compose stand-in-images bench diagram clean reset
 
 help:
 	@echo "make run    start web (http://127.0.0.1:8000) and worker, reading .env when present; Ctrl-C stops them"
@@ -19,6 +21,7 @@ help:
 	@echo "make reset  delete the database, the embedded broker's folder and the results file"
 	@echo "make purge  drop the messages waiting in the broker's task queue"
 	@echo "make test   run the whole test suite"
+	@echo "make test-compose   build and run docker-compose.yml for real (Podman, stand-in images)"
 
 $(VENV)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,16 +61,30 @@ manage: $(VENV)/.installed $(SECRET_KEY_FILE)
 purge: $(VENV)/.installed $(SECRET_KEY_FILE)
 	@$(WITH_DEV_KEY) honcho -e $(ENV_FILE) run sh -c 'cd rabbitmq_celery && exec celery -A rabbitmq_celery purge -f'
 
-test: test-worker test-web test-e2e
+test: test-worker test-web test-e2e test-compose
 
 test-worker: $(VENV)/.installed-dev
 	cd rabbitmq_celery && pytest
 
+# On SQLite (the database of `make run`), then on the local PostgreSQL server (the compose
+# deployment's database), in a database named after this run so parallel runs never share one.
+E2E_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432
 test-web: $(VENV)/.installed-dev
 	cd web_app && pytest
+	cd web_app && DATABASE_URL=$(E2E_POSTGRES_URL)/web_app_$$$$ pytest
 
 test-e2e: $(VENV)/.installed-dev
-	pytest tests
+	pytest tests --ignore=tests/test_compose_deployment.py
+
+# Local builds of the official images the compose file names, for machines with no
+# registry; skips the ones already built.
+stand-in-images:
+	timeout 2400 stand-in-images/build
+
+# The compose deployment built, started and used; --durations gives the build time
+# (the fixture's setup) and each step's.
+test-compose: $(VENV)/.installed-dev stand-in-images
+	pytest tests/test_compose_deployment.py --durations=0
 
 $(VENV)/.installed-bench: $(VENV)/.installed-dev bench/requirements.txt
 	$(BIN)/python -m pip install --quiet -r bench/requirements.txt

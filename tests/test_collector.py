@@ -25,7 +25,7 @@ def redis_client():
 
 def result_key(task_id: str) -> str:
     """The Redis key of a task's result; the database keeps the id without its dashes."""
-    return f"celery-task-meta-{uuid.UUID(task_id)}"
+    return f"celery-task-meta-{uuid.UUID(str(task_id))}"
 
 
 def purge(queue: str) -> int:
@@ -114,7 +114,7 @@ def test_a_task_lost_every_time_fails_with_its_reason_and_a_late_result_still_co
     assert stack.results_lines() == []
 
     # One of the copies was running after all: its result comes late.
-    meta = {"status": "SUCCESS", "result": "cats es dogs", "task_id": str(uuid.UUID(row["task_id"])), "date_done": None}
+    meta = {"status": "SUCCESS", "result": "cats es dogs", "task_id": str(uuid.UUID(str(row["task_id"]))), "date_done": None}
     redis_client().set(result_key(row["task_id"]), json.dumps(meta))
     wait_until(lambda: stack.results_lines(), timeout=30, what="the late line written")
 

@@ -27,7 +27,7 @@ WORKER_DOCKERFILE = REPO_DIR / "rabbitmq_celery" / "Dockerfile"
 # Where the Dockerfiles put the repository's folders inside the images.
 IMAGE_APP_DIR = PurePosixPath("/app")
 APP_SERVICES = {"web": "web_app", "worker": "rabbitmq_celery"}
-REQUIRED_SERVICES = {"rabbitmq", "redis", "web", "worker"}
+REQUIRED_SERVICES = {"rabbitmq", "redis", "postgres", "web", "worker"}
 # Variables the images set for Python and pip themselves, not for the projects.
 INTERPRETER_VARIABLES = re.compile(r"^(PYTHON\w*|PIP_\w+|PATH)$")
 ENVIRON_READERS = {"os.environ.get", "os.getenv", "environ.get", "getenv"}
@@ -116,6 +116,10 @@ def target_of(service: dict, source: str) -> str | None:
     return next((target for src, target in volume_mounts(service) if src == source), None)
 
 
+def target_source(service: dict, target: str) -> str | None:
+    return next((src for src, tgt in volume_mounts(service) if tgt == target), None)
+
+
 def is_named_volume(source: str) -> bool:
     return bool(source) and not source.startswith((".", "/", "~", "$"))
 
@@ -170,10 +174,13 @@ def test_compose_client_accepts_the_file(tmp_path):
             assert resolved["services"][name]["depends_on"][dependency]["condition"] == "service_healthy"
 
 
-def test_compose_client_refuses_to_start_without_a_secret_key(tmp_path):
+def test_compose_client_needs_no_secret_key(tmp_path):
     result = run_compose_config(tmp_path, secret_key=None)
-    assert result.returncode != 0
-    assert "DJANGO_SECRET_KEY" in result.stderr
+    assert result.returncode == 0, result.stderr
+    resolved = yaml.safe_load(result.stdout)
+    for name in APP_SERVICES:
+        # Empty: the images' entry point generates a key on the django-secret volume.
+        assert environment_of(resolved["services"][name])["DJANGO_SECRET_KEY"] in ("", None)
 
 
 # --- the file itself -----------------------------------------------------------------
@@ -201,17 +208,21 @@ def test_shared_settings_are_stated_once_and_used_by_both_projects(compose, serv
         assert len(re.findall(rf"^\s*{key}:", text, flags=re.MULTILINE)) == 1, f"{key} is set twice"
 
 
-def test_secret_key_comes_from_the_environment_never_from_the_file(compose, services):
-    for name in APP_SERVICES:
+def test_secret_key_comes_from_the_environment_or_the_shared_volume_never_from_the_file(services):
+    for name in (*APP_SERVICES, "flower"):
         value = environment_of(services[name])["DJANGO_SECRET_KEY"]
-        assert re.fullmatch(r"\$\{DJANGO_SECRET_KEY:\?[^}]+\}", value), value
+        assert value == "${DJANGO_SECRET_KEY:-}", value
+        assert target_of(services[name], "django-secret") == "/app/secret"
+    entrypoint = (REPO_DIR / "docker" / "with-secret-key").read_text()
+    assert "key_file=${DJANGO_SECRET_KEY_FILE:-/app/secret/django-secret-key}" in entrypoint
 
 
 def test_the_projects_reach_the_services_by_their_compose_names(services):
     for name in APP_SERVICES:
         environment = environment_of(services[name])
-        assert environment["CELERY_BROKER_URL"] == "amqp://django:django@rabbitmq:5672/rabbit"
+        assert environment["CELERY_BROKER_URL"] == "amqp://django:${RABBITMQ_PASSWORD:-django}@rabbitmq:5672/rabbit"
         assert environment["CELERY_RESULT_BACKEND"].startswith("redis://redis:6379/")
+    assert environment_of(services["web"])["DATABASE_URL"].split("@")[1] == "postgres:5432/web_app"
 
 
 def test_every_variable_set_is_one_the_settings_read(services):
@@ -249,10 +260,7 @@ def test_rabbitmq_service(services):
     data_source = next(src for src, target in volume_mounts(rabbitmq) if target == "/var/lib/rabbitmq")
     assert is_named_volume(data_source)
     assert "rabbitmq-diagnostics" in " ".join(rabbitmq["healthcheck"]["test"])
-    assert rabbitmq["ports"], "AMQP and the management UI are published"
-    for port in rabbitmq["ports"]:
-        assert str(port).startswith("127.0.0.1:"), f"{port} is published beyond localhost"
-    assert {"127.0.0.1:5672:5672", "127.0.0.1:15672:15672"} <= set(rabbitmq["ports"])
+    assert "ports" not in rabbitmq, "the broker is for the containers only"
     assert "environment" not in rabbitmq, "users come from definitions.json, not RABBITMQ_DEFAULT_*"
 
 
@@ -280,6 +288,29 @@ def test_redis_service(services):
     assert "redis-cli" in " ".join(redis["healthcheck"]["test"])
 
 
+def test_postgres_service(services):
+    postgres = services["postgres"]
+    assert postgres["image"].startswith("postgres:")
+    assert is_named_volume(target_source(postgres, "/var/lib/postgresql/data"))
+    assert "ports" not in postgres, "PostgreSQL is for the containers only"
+    assert postgres["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
+    environment = environment_of(postgres)
+    url = environment_of(services["web"])["DATABASE_URL"]
+    user, password = url.removeprefix("postgres://").split("@")[0].split(":", 1)
+    assert user == environment["POSTGRES_USER"]
+    assert password == environment["POSTGRES_PASSWORD"] == "${POSTGRES_PASSWORD:-django}"
+    assert url.endswith("/" + environment["POSTGRES_DB"])
+    assert services["web"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def test_flower_without_credentials_stops_instead_of_restarting_for_ever(services):
+    flower = services["flower"]
+    assert flower["profiles"] == ["monitoring"]
+    policy, _, tries = flower["restart"].partition(":")
+    assert policy == "on-failure" and 0 < int(tries) <= 5
+    assert "FLOWER_BASIC_AUTH is not set" in (REPO_DIR / "rabbitmq_celery" / "bin" / "start-flower").read_text()
+
+
 def test_web_service(services):
     web = services["web"]
     assert web["build"]["context"] == "."
@@ -287,7 +318,7 @@ def test_web_service(services):
     environment = environment_of(web)
     host, port = environment["GUNICORN_BIND"].rsplit(":", 1)
     assert host == "0.0.0.0"
-    assert web["ports"] == [f"127.0.0.1:8000:{port}"]
+    assert web["ports"] == [f"127.0.0.1:${{WEB_PORT:-8000}}:{port}"]
     assert "localhost" in environment["DJANGO_ALLOWED_HOSTS"].split(",")
     assert target_of(web, "./results") == environment["RESULTS_DIR"]
     assert "command" not in web or web["command"] == ["bin/start-web"]
@@ -319,7 +350,7 @@ def test_named_volumes_are_declared(compose, services):
         for source, _ in volume_mounts(service)
         if is_named_volume(source)
     }
-    assert {"rabbitmq-data", "redis-data"} <= used
+    assert {"rabbitmq-data", "redis-data", "postgres-data", "django-secret"} <= used
     assert used == set(compose.get("volumes") or {})
 
 
@@ -365,7 +396,13 @@ def test_dockerfile_builds_a_slim_pinned_non_root_image(dockerfile):
     assert re.fullmatch(r"python:3\.11[\w.-]*-slim[\w.-]*", last(dockerfile, "FROM"))
     assert ("COPY", "requirements.txt ./") in steps
     assert any(name == "RUN" and "pip install --requirement requirements.txt" in args for name, args in steps)
-    assert last(dockerfile, "USER") not in {"root", "0"}
+    # The entry point starts as root only to open the mounted folders, then runs as app.
+    assert last(dockerfile, "ENTRYPOINT") == '["docker-entrypoint"]'
+    assert ("COPY", "docker/docker-entrypoint docker/with-secret-key /usr/local/bin/") in steps
+    assert "exec setpriv --reuid=app" in (REPO_DIR / "docker" / "docker-entrypoint").read_text()
+    assert any(
+        'test "${APP_UID}" != 0' in args for name, args in steps if name == "RUN"
+    ), "APP_UID=0 is refused with a message"
     assert last(dockerfile, "CMD").startswith("["), "exec form, so the process gets the stop signal"
     for name in env_names(dockerfile):
         assert INTERPRETER_VARIABLES.match(name), f"{name} belongs in docker-compose.yml"
@@ -429,7 +466,7 @@ def test_dockerignore_keeps_secrets_and_local_state_out_but_not_the_code():
                      ".embedded-broker/queue", "web_app/db.sqlite3", "web_app/tests/test_views.py",
                      "rabbitmq_celery/adding/__pycache__/tasks.cpython-311.pyc"):
         assert dockerignored(left_out, patterns), f"{left_out} would be sent to the build"
-    for needed in ("requirements.txt", "web_app/manage.py", "web_app/bin/start-web",
+    for needed in ("requirements.txt", "docker/docker-entrypoint", "docker/with-secret-key", "web_app/manage.py", "web_app/bin/start-web",
                    "web_app/gunicorn.conf.py", "rabbitmq_celery/manage.py",
                    "rabbitmq_celery/adding/tasks.py"):
         assert not dockerignored(needed, patterns), f"{needed} is needed in the image"

@@ -10,7 +10,7 @@ from .processes import REDIS_URL, Browser
 
 def store_raw(task_id: str, payload: bytes):
     client = redis.Redis.from_url(REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
-    client.set(f"celery-task-meta-{uuid.UUID(task_id)}", payload)
+    client.set(f"celery-task-meta-{uuid.UUID(str(task_id))}", payload)
 
 
 FORGED = {

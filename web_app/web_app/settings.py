@@ -8,6 +8,7 @@ so the whole flow works on a machine with only Python.
 import os
 from pathlib import Path
 
+import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -78,22 +79,28 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ.get("DJANGO_DATABASE_PATH", str(BASE_DIR / "db.sqlite3")),
-        "OPTIONS": {
-            # Several gunicorn processes write at once: WAL lets readers go on,
-            # IMMEDIATE takes the write lock up front instead of failing mid-transaction.
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
-        },
-        # Each gunicorn thread keeps its connection instead of opening one a request.
-        "CONN_MAX_AGE": None,
-        "CONN_HEALTH_CHECKS": True,
+# DATABASE_URL (postgres://USER:PASSWORD@HOST:5432/NAME, as docker-compose.yml sets)
+# chooses the database; without it, the SQLite file of `make run`.
+# https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
+if os.environ.get("DATABASE_URL"):
+    DATABASES = {"default": environ.Env.db_url_config(os.environ["DATABASE_URL"])}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("DJANGO_DATABASE_PATH", str(BASE_DIR / "db.sqlite3")),
+            "OPTIONS": {
+                # Several gunicorn processes write at once: WAL lets readers go on,
+                # IMMEDIATE takes the write lock up front instead of failing mid-transaction.
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+        }
     }
-}
+# Each gunicorn thread keeps its connection instead of opening one a request.
+DATABASES["default"]["CONN_MAX_AGE"] = None
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 USE_TZ = True
