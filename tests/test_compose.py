@@ -31,6 +31,8 @@ REQUIRED_SERVICES = {"rabbitmq", "redis", "postgres", "web", "worker"}
 # Variables the images set for Python and pip themselves, not for the projects.
 INTERPRETER_VARIABLES = re.compile(r"^(PYTHON\w*|PIP_\w+|PATH)$")
 ENVIRON_READERS = {"os.environ.get", "os.getenv", "environ.get", "getenv"}
+# django-environ's readers, as the settings call them on their `env = environ.Env()`.
+ENV_READERS = {f"env.{kind}" for kind in ("str", "bool", "int", "float", "list", "path", "db_url")}
 VARIABLE_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 COMPOSE_TIMEOUT = 60
 
@@ -73,7 +75,8 @@ def environment_names_read(path: Path) -> set[str]:
         if isinstance(node, ast.Call) and node.args:
             first = node.args[0]
             function = ast.unparse(node.func)
-            if (function in ENVIRON_READERS or function in helpers) and isinstance(first, ast.Constant):
+            readers = ENVIRON_READERS | ENV_READERS | helpers
+            if function in readers and isinstance(first, ast.Constant):
                 names.add(first.value)
         elif isinstance(node, ast.Subscript) and ast.unparse(node.value) in {"os.environ", "environ"}:
             if isinstance(node.slice, ast.Constant):
@@ -308,7 +311,13 @@ def test_flower_without_credentials_stops_instead_of_restarting_for_ever(service
     assert flower["profiles"] == ["monitoring"]
     policy, _, tries = flower["restart"].partition(":")
     assert policy == "on-failure" and 0 < int(tries) <= 5
-    assert "FLOWER_BASIC_AUTH is not set" in (REPO_DIR / "rabbitmq_celery" / "bin" / "start-flower").read_text()
+    environment = {name: value for name, value in os.environ.items() if name != "FLOWER_BASIC_AUTH"}
+    refused = subprocess.run(
+        [str(REPO_DIR / "rabbitmq_celery" / "bin" / "start-flower")],
+        env=environment, capture_output=True, text=True, timeout=30,
+    )
+    assert refused.returncode == 1
+    assert "FLOWER_BASIC_AUTH is not set" in refused.stderr
 
 
 def test_web_service(services):

@@ -3,8 +3,8 @@ import re
 
 from .processes import REPO_DIR
 
-# os.environ.get("NAME" in Python, ${NAME in the start scripts.
-READS = re.compile(r'os\.environ\.get\(\s*"([A-Z][A-Z0-9_]+)"|\$\{([A-Z][A-Z0-9_]+)')
+# os.environ.get("NAME" or django-environ's env.str("NAME" in Python, ${NAME in the start scripts.
+READS = re.compile(r'(?:os\.environ\.get|env\.[a-z_]+)\(\s*"([A-Z][A-Z0-9_]+)"|\$\{([A-Z][A-Z0-9_]+)')
 
 
 def variables_read_by_the_code() -> set[str]:

@@ -107,7 +107,7 @@ def test_logs_show_connection_urls_with_the_password_masked(running_stack):
 
 
 def test_with_secure_https_cookies_are_secure_and_hsts_is_sent_over_https(make_stack):
-    stack = make_stack(DJANGO_SECURE_HTTPS="true")
+    stack = make_stack(DJANGO_BEHIND_HTTPS_PROXY="true")
     stack.start_web()
     browser = Browser(stack.base_url)
     https = {"X-Forwarded-Proto": "https"}

@@ -5,45 +5,30 @@ the README. With no broker or result backend set, Celery runs on kombu's
 filesystem transport and the filesystem result backend in EMBEDDED_BROKER_DIR,
 so the whole flow works on a machine with only Python.
 """
-import os
 from pathlib import Path
 
+import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = BASE_DIR.parent
 
+# https://django-environ.readthedocs.io/en/latest/
+env = environ.Env()
 
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
-
-DEBUG = os.environ.get("DJANGO_DEBUG", "").lower() in {"1", "true", "yes", "on"}
-
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
     raise ImproperlyConfigured(
         "DJANGO_SECRET_KEY is not set. Set it in the environment (or in .env); "
         "`make run` generates a development key in .django-secret-key."
     )
 
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
+# The worker serves no pages and keeps no data: no URLs, no WSGI application, no database
+# (Celery's Django fixup closes connections around each task, which costs nothing without one).
+INSTALLED_APPS = ["adding"]
 
-INSTALLED_APPS = [
-    "django.contrib.contenttypes",
-    "django.contrib.auth",
-    "adding",
-]
-
-ROOT_URLCONF = "rabbitmq_celery.urls"
-WSGI_APPLICATION = "rabbitmq_celery.wsgi.application"
-
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ.get("DJANGO_DATABASE_PATH", str(BASE_DIR / "db.sqlite3")),
-    }
-}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 USE_TZ = True
@@ -59,14 +44,12 @@ LOGGING = {
 # Celery
 # ------------------------------------------------------------------------------
 # A relative path is taken from the repository root, whichever folder the process starts in.
-EMBEDDED_BROKER_DIR = REPO_DIR / os.environ.get("EMBEDDED_BROKER_DIR", ".embedded-broker")
+EMBEDDED_BROKER_DIR = REPO_DIR / env.str("EMBEDDED_BROKER_DIR", default=".embedded-broker")
 
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-url
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-backend
-CELERY_RESULT_BACKEND = os.environ.get(
-    "CELERY_RESULT_BACKEND", (EMBEDDED_BROKER_DIR / "results").as_uri()
-)
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=(EMBEDDED_BROKER_DIR / "results").as_uri())
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-transport-options
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -76,8 +59,6 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         # Seconds between looks at the queue folder: the embedded round trip's floor.
         "polling_interval": 0.05,
     }
-    for folder in ("queue", "control", "results"):
-        (EMBEDDED_BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-connection-retry-on-startup
@@ -91,16 +72,16 @@ CELERY_TASK_SERIALIZER = "json"
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-serializer
 CELERY_RESULT_SERIALIZER = "json"
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-default-queue
-CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-default-queue-type
-CELERY_TASK_DEFAULT_QUEUE_TYPE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE_TYPE", "classic")
+CELERY_TASK_DEFAULT_QUEUE_TYPE = env.str("CELERY_TASK_DEFAULT_QUEUE_TYPE", default="classic")
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-acks-late
 CELERY_TASK_ACKS_LATE = True
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-reject-on-worker-lost
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-expires
 # Seconds Redis keeps a result the web app has not recorded (it deletes the ones it records).
-CELERY_RESULT_EXPIRES = int(os.environ.get("CELERY_RESULT_EXPIRES", "3600"))
+CELERY_RESULT_EXPIRES = env.int("CELERY_RESULT_EXPIRES", default=3600)
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-backend-always-retry
 # The message is acknowledged once the task has run, so a result that cannot be stored
 # (Redis restarting) would be lost: retry storing it for about a minute instead.
@@ -109,11 +90,11 @@ CELERY_RESULT_BACKEND_MAX_RETRIES = 40
 CELERY_RESULT_BACKEND_MAX_SLEEP_BETWEEN_RETRIES_MS = 2000
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-soft-time-limit
 # A task still running after this many seconds gets SoftTimeLimitExceeded (and fails with it).
-CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", "60"))
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60)
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-time-limit
 # After this many seconds the prefork pool kills the process running it and starts a new one.
-CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "120"))
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=120)
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#worker-prefetch-multiplier
-CELERY_WORKER_PREFETCH_MULTIPLIER = int(os.environ.get("CELERY_WORKER_PREFETCH_MULTIPLIER", "1"))
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=1)
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#worker-hijack-root-logger
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -9,9 +9,15 @@ class SubmissionsConfig(AppConfig):
     name = "submissions"
 
     def ready(self):
+        from django.conf import settings
         from kombu.utils.url import maybe_sanitize_url
 
         from web_app.celery import app
+
+        if app.conf.broker_url.startswith("filesystem://"):
+            # The embedded broker's folders, which kombu's filesystem transport expects to exist.
+            for folder in ("queue", "control", "results"):
+                (settings.EMBEDDED_BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
 
         logger.info(
             "Sending tasks to broker %s, reading results from %s",

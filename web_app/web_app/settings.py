@@ -5,7 +5,6 @@ the README. With no broker or result backend set, Celery runs on kombu's
 filesystem transport and the filesystem result backend in EMBEDDED_BROKER_DIR,
 so the whole flow works on a machine with only Python.
 """
-import os
 from pathlib import Path
 
 import environ
@@ -15,21 +14,19 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = BASE_DIR.parent
 
+# https://django-environ.readthedocs.io/en/latest/
+env = environ.Env()
 
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
-
-DEBUG = os.environ.get("DJANGO_DEBUG", "").lower() in {"1", "true", "yes", "on"}
-
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
     raise ImproperlyConfigured(
         "DJANGO_SECRET_KEY is not set. Set it in the environment (or in .env); "
         "`make run` generates a development key in .django-secret-key."
     )
 
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -82,13 +79,13 @@ TEMPLATES = [
 # DATABASE_URL (postgres://USER:PASSWORD@HOST:5432/NAME, as docker-compose.yml sets)
 # chooses the database; without it, the SQLite file of `make run`.
 # https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
-if os.environ.get("DATABASE_URL"):
-    DATABASES = {"default": environ.Env.db_url_config(os.environ["DATABASE_URL"])}
+if "DATABASE_URL" in env:
+    DATABASES = {"default": env.db_url("DATABASE_URL")}
 else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": os.environ.get("DJANGO_DATABASE_PATH", str(BASE_DIR / "db.sqlite3")),
+            "NAME": env.str("DJANGO_DATABASE_PATH", default=str(BASE_DIR / "db.sqlite3")),
             "OPTIONS": {
                 # Several gunicorn processes write at once: WAL lets readers go on,
                 # IMMEDIATE takes the write lock up front instead of failing mid-transaction.
@@ -108,7 +105,7 @@ TIME_ZONE = "UTC"
 LANGUAGE_CODE = "en-us"
 
 STATIC_URL = "static/"
-STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"))
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "staticfiles")
 # Files served at the site's root by whitenoise, such as /favicon.ico.
 WHITENOISE_ROOT = BASE_DIR / "public"
 STORAGES = {
@@ -138,8 +135,8 @@ SESSION_COOKIE_HTTPONLY = True
 
 # Served over HTTPS behind a proxy that terminates TLS and sets X-Forwarded-Proto:
 # cookies only over HTTPS, and HSTS on HTTPS answers. The proxy redirects plain HTTP.
-SECURE_HTTPS = os.environ.get("DJANGO_SECURE_HTTPS", "").lower() in {"1", "true", "yes", "on"}
-if SECURE_HTTPS:
+BEHIND_HTTPS_PROXY = env.bool("DJANGO_BEHIND_HTTPS_PROXY", default=False)
+if BEHIND_HTTPS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
@@ -154,30 +151,28 @@ LOGGING = {
 
 # The results file: one joined string a line, appended, never truncated.
 # A relative RESULTS_DIR is taken from the repository root.
-RESULTS_DIR = REPO_DIR / os.environ.get("RESULTS_DIR", "results")
+RESULTS_DIR = REPO_DIR / env.str("RESULTS_DIR", default="results")
 RESULTS_FILE = RESULTS_DIR / "results.txt"
 # Seconds a submission waits for its result before the page says "pending".
-RESULT_TIMEOUT = float(os.environ.get("RESULT_TIMEOUT", "10"))
+RESULT_TIMEOUT = env.float("RESULT_TIMEOUT", default=10)
 # Seconds a write waits for the database's (and the results file's) writer lock before it gives up.
-WRITE_LOCK_TIMEOUT = float(os.environ.get("WRITE_LOCK_TIMEOUT", "5"))
+WRITE_LOCK_TIMEOUT = env.float("WRITE_LOCK_TIMEOUT", default=5)
 # Seconds a health check waits for the broker, the result backend or a worker's reply.
-HEALTH_TIMEOUT = float(os.environ.get("HEALTH_TIMEOUT", "1"))
+HEALTH_TIMEOUT = env.float("HEALTH_TIMEOUT", default=1)
 # Seconds a health check's answer is reused by /healthz and the pages' banner before one is run again.
-HEALTH_CACHE_SECONDS = float(os.environ.get("HEALTH_CACHE_SECONDS", "5"))
+HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=5)
 # /healthz reports the results file down when its disk has fewer MB free.
-RESULTS_MIN_FREE_MB = float(os.environ.get("RESULTS_MIN_FREE_MB", "50"))
+RESULTS_MIN_FREE_MB = env.float("RESULTS_MIN_FREE_MB", default=50)
 
 # Celery
 # ------------------------------------------------------------------------------
 # A relative path is taken from the repository root, whichever folder the process starts in.
-EMBEDDED_BROKER_DIR = REPO_DIR / os.environ.get("EMBEDDED_BROKER_DIR", ".embedded-broker")
+EMBEDDED_BROKER_DIR = REPO_DIR / env.str("EMBEDDED_BROKER_DIR", default=".embedded-broker")
 
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-url
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-backend
-CELERY_RESULT_BACKEND = os.environ.get(
-    "CELERY_RESULT_BACKEND", (EMBEDDED_BROKER_DIR / "results").as_uri()
-)
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=(EMBEDDED_BROKER_DIR / "results").as_uri())
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-transport-options
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -187,8 +182,6 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         # Seconds between looks for replies to a broadcast, such as /healthz's worker ping.
         "polling_interval": 0.05,
     }
-    for folder in ("queue", "control", "results"):
-        (EMBEDDED_BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
 else:
     # Publisher confirms: send_task returns only once RabbitMQ has the message.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
@@ -221,19 +214,19 @@ CELERY_TASK_SERIALIZER = "json"
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-serializer
 CELERY_RESULT_SERIALIZER = "json"
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-default-queue
-CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-default-queue-type
-CELERY_TASK_DEFAULT_QUEUE_TYPE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE_TYPE", "classic")
+CELERY_TASK_DEFAULT_QUEUE_TYPE = env.str("CELERY_TASK_DEFAULT_QUEUE_TYPE", default="classic")
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-expires
 # Seconds an unrecorded result stays in the result backend (a recorded one is deleted at once);
 # longer than the collector and the sends again after STALE_PENDING_SECONDS need.
-CELERY_RESULT_EXPIRES = int(os.environ.get("CELERY_RESULT_EXPIRES", "3600"))
+CELERY_RESULT_EXPIRES = env.int("CELERY_RESULT_EXPIRES", default=3600)
 
 # Seconds a submission may stay pending before the collector checks whether its task was lost.
-STALE_PENDING_SECONDS = float(os.environ.get("STALE_PENDING_SECONDS", "300"))
+STALE_PENDING_SECONDS = env.float("STALE_PENDING_SECONDS", default=300)
 # How often a lost task is sent again before its submission is marked failed.
-STALE_PENDING_MAX_RESENDS = int(os.environ.get("STALE_PENDING_MAX_RESENDS", "3"))
+STALE_PENDING_MAX_RESENDS = env.int("STALE_PENDING_MAX_RESENDS", default=3)
 # Seconds between the collector's sweeps.
-COLLECT_INTERVAL = float(os.environ.get("COLLECT_INTERVAL", "2"))
+COLLECT_INTERVAL = env.float("COLLECT_INTERVAL", default=2)
 # Tests only: the point of recording a result where the process kills itself (see services.fault_point).
-RECORD_FAULT_POINT = os.environ.get("RECORD_FAULT_POINT", "")
+RECORD_FAULT_POINT = env.str("RECORD_FAULT_POINT", default="")
