@@ -27,9 +27,9 @@ def submission_form(request):
             return render_form(request, form, status=503, unavailable="backend")
         except services.WriteLockTimeout:
             return render_form(request, form, status=503, unavailable="database")
+        # With no worker answering, the wait could only end in the pending page: show it at once.
         if no_worker_answering() is not True:
             services.refresh(submission, timeout=settings.RESULT_TIMEOUT, result=result)
-        # With no worker answering the wait could only end in the pending page: show it at once.
         return redirect(submission)
     return render_form(request, form)
 
