@@ -429,7 +429,7 @@ def test_web_image_starts_what_the_procfile_and_the_tests_start():
     workdir = PurePosixPath(last(WEB_DOCKERFILE, "WORKDIR"))
     started_in_image = PurePosixPath(os.path.normpath(workdir / command[0]))
     assert len(command) == 1
-    assert procfile()["web"].strip() == "web_app/bin/start-web"
+    assert procfile()["web"].strip() == "exec web_app/bin/start-web"
     assert started_in_image == IMAGE_APP_DIR / "web_app/bin/start-web"
     assert WEB_COMMAND == [str(REPO_DIR / "web_app" / "bin" / "start-web")]
     assert ("COPY", "web_app/ web_app/") in instructions(WEB_DOCKERFILE)

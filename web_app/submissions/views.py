@@ -29,7 +29,7 @@ def submission_form(request):
             return render_form(request, form, status=503, unavailable="database")
         except services.DatabaseUnwritable:
             return render_form(request, form, status=503, unavailable="database-unwritable")
-        # With no worker answering the wait could only end in the pending page: show it at once.
+        # With no worker answering, the wait could only end in the pending page: show it at once.
         if no_worker_answering() is not True:
             try:
                 services.result_record(submission, timeout=settings.RESULT_TIMEOUT, result=result)

@@ -1,10 +1,12 @@
 import uuid
 from io import StringIO
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
 
 from submissions import services
+from submissions.management.commands import collect_results
 from submissions.models import Submission
 from web_app.celery import app
 
@@ -43,12 +45,12 @@ def test_collect_results_with_no_configuration_says_it_uses_the_embedded_broker(
 
 @pytest.mark.django_db
 def test_collect_results_names_the_configured_services_with_passwords_masked(monkeypatch):
-    # Celery reads these two settings from the environment first: patch them before the environment,
-    # so that what is restored afterwards is the test settings' own values.
-    monkeypatch.setattr(app.conf, "broker_url", "amqp://django:secret@localhost:5672/rabbit")
-    monkeypatch.setattr(app.conf, "result_backend", "redis://:secret@localhost:6379/0")
-    monkeypatch.setenv("CELERY_BROKER_URL", "amqp://django:secret@localhost:5672/rabbit")
-    monkeypatch.setenv("CELERY_RESULT_BACKEND", "redis://localhost:6379/0")
+    broker, backend = "amqp://django:secret@localhost:5672/rabbit", "redis://:secret@localhost:6379/0"
+    monkeypatch.setenv("CELERY_BROKER_URL", broker)
+    monkeypatch.setenv("CELERY_RESULT_BACKEND", backend)
+    # The command's view of the app only: the real app keeps its embedded broker for the other tests.
+    conf = SimpleNamespace(broker_url=broker, result_backend=backend)
+    monkeypatch.setattr(collect_results, "app", SimpleNamespace(conf=conf))
     monkeypatch.setattr(services, "collect_pending", lambda **options: services.CollectReport())
     errors = StringIO()
 
