@@ -2,17 +2,25 @@
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# Threads, not processes, carry the waiting requests: a request blocked on a
-# slow task costs one idle thread, so the form page stays fast meanwhile.
-worker_class = "gthread"
+# gevent's workers, not threads, carry the connections: a slow or idle client, and a request
+# waiting for its task, each cost one greenlet, and a process holds `worker_connections` of
+# them, so hundreds of slow clients cannot take the connections a real client needs (the
+# threaded worker gives each such client a thread while it reads its headers, without a
+# deadline). gunicorn documents async workers for clients that no buffering proxy shields.
+# "gthread" (with GUNICORN_THREADS threads) fits behind a buffering proxy such as nginx.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-# Each process takes connections whether or not a thread is free, so one process may
-# hold all the waiting submissions: 64 threads each keep the form page answering with
-# 32 submissions waiting (measured by `make bench`), at the cost of idle threads only.
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
+# With gthread, each process takes connections whether or not a thread is free, so one
+# process may hold all the waiting submissions: 64 threads each keep the form page answering
+# with 32 submissions waiting (the Performance section's benchmark).
 threads = int(os.environ.get("GUNICORN_THREADS", "64"))
-# Seconds a worker process may stay silent before the master restarts it. The threaded
-# worker's main loop keeps signalling while its threads serve requests, so this is no
-# per-request limit: RESULT_TIMEOUT bounds a request's wait for its task.
+# Seconds a kept-alive connection may wait for its next request; the gevent worker also
+# gives a client this long to send a request's line and headers, then closes the connection.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+# Seconds a worker process may stay silent before the master restarts it. Its main loop
+# keeps signalling while requests are served, so this is no per-request limit:
+# RESULT_TIMEOUT bounds a request's wait for its task.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 accesslog = "-"
