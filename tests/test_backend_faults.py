@@ -57,7 +57,12 @@ def test_a_redis_restart_gives_clear_pages_and_both_projects_recover_by_themselv
         assert "during es outage" in browser.wait_until_recorded(during, timeout=30)
 
     assert after.status_code == 200
-    assert sorted(stack.results_lines()) == sorted(expected)
-    assert sorted(row["first"] for row in stack.submissions()) == sorted(line.split(" es ")[0] for line in expected)
+    # A try of "after" answered while Redis was coming back may have been sent and left pending:
+    # it completes like any other, once.
+    stack.collect_all_results()
+    rows = stack.submissions()
+    assert {row["status"] for row in rows} == {"done"}
+    assert sorted(stack.results_lines()) == sorted(f"{row['first']} es {row['second']}" for row in rows)
+    assert set(expected) <= set(stack.results_lines())
     worker.check_running()
     web.check_running()
