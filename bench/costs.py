@@ -11,12 +11,13 @@ own cost of a request. The baseline answers its POST with the page itself,
 the project redirects to the submission's page (POST/redirect/GET).
 """
 import sys
+from collections.abc import Callable
 import time
 from datetime import datetime, timezone
 
 from bench import metrics
 from bench.run import BROKER_URL, OUT_DIR, RESULTS_DIR, SeedStack, System, make_stack
-from tests.processes import CSRF_TOKEN, Browser, Stack
+from tests.processes import Browser, Stack
 from tests.services import delete_queue
 
 WARMUP_SUBMISSIONS = 50
@@ -30,13 +31,14 @@ def post(browser: Browser, token: str, number: int, follow: bool):
     return page
 
 
-def request_kinds(system: System, browser: Browser) -> dict:
+def request_kinds(system: System, browser: Browser) -> dict[str, Callable[[int], object]]:
     """The requests of one browser cycle, each as a callable taking a sequence number."""
-    token = CSRF_TOKEN.search(browser.get("/").text).group(1)
+    token = browser.csrf_token()
 
-    def get_form(number: int):
+    def get_form(_number: int) -> None:
         browser.get("/").raise_for_status()
 
+    kinds: dict[str, Callable[[int], object]]
     if system.name == "project":
         kinds = {"GET / (the form and the history)": get_form}
         detail = browser.path_of(post(browser, token, 0, follow=True))
@@ -59,7 +61,7 @@ def measure(system: System, count: int) -> list[dict]:
         browser.submit(f"warm{number}", "dogs")
     rows = []
     for kind, call in request_kinds(system, browser).items():
-        pids = [system.web.popen.pid, system.worker.popen.pid]
+        pids = [system.web_pid, system.worker_pid]
         before = {pid: metrics.cpu_seconds([pid]) for pid in pids}
         started = time.monotonic()
         for number in range(count):

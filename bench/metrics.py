@@ -18,7 +18,8 @@ def tree(pid: int) -> list[psutil.Process]:
 def listening_pid(port: int) -> int | None:
     """The process that listens on a local TCP port (RabbitMQ's beam.smp, redis-server)."""
     for connection in psutil.net_connections(kind="tcp"):
-        if connection.status == psutil.CONN_LISTEN and connection.laddr.port == port and connection.pid:
+        address = connection.laddr
+        if connection.status == psutil.CONN_LISTEN and address and address.port == port and connection.pid:
             return connection.pid
     return None
 

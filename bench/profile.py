@@ -45,7 +45,7 @@ REQUEST_FRAME = "__call__ (django/core/handlers/wsgi.py"
 
 def shares(raw_path: Path, within: str = "") -> tuple[int, Counter]:
     """Total samples (of stacks through `within`), and samples per part, from py-spy's raw output."""
-    total, counts = 0, Counter()
+    total, counts = 0, Counter[str]()
     for line in raw_path.read_text().splitlines():
         stack, _, number = line.rpartition(" ")
         if within not in stack:
@@ -70,7 +70,7 @@ def main(clients: int = 16, seconds: int = 15, mode: str = "cpu") -> int:
         subprocess.run(
             [str(VENV_BIN / "py-spy"), "record", *sampling, "--subprocesses", "--rate", "250",
              "--duration", str(seconds), "--format", "raw", "--output", str(raw_path),
-             "--pid", str(system.web.popen.pid)],
+             "--pid", str(system.web_pid)],
             check=True, capture_output=True, timeout=seconds + 60,
         )
         ended = time.monotonic()
@@ -102,4 +102,5 @@ def main(clients: int = 16, seconds: int = 15, mode: str = "cpu") -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(*(int(arg) if arg.isdigit() else arg for arg in sys.argv[1:])))
+    clients, seconds, mode = (sys.argv[1:] + ["16", "15", "cpu"][len(sys.argv) - 1 :])[:3]
+    sys.exit(main(int(clients), int(seconds), mode))

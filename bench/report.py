@@ -21,7 +21,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def aggregate(turns: list[dict]) -> dict:
     """Pool the rounds of each (system, clients) into one row."""
-    rows = {}
+    rows: dict[tuple[str, int], dict] = {}
     for turn in turns:
         key = (turn["system"], turn["clients"])
         row = rows.setdefault(key, {"count": 0, "failed": 0, "errors": 0, "seconds": 0.0, "latencies": [],

@@ -21,9 +21,9 @@ import requests
 from kombu import Connection
 
 from bench import metrics, report
-from bench.load import REQUEST_TIMEOUT, Load
-from tests.processes import REPO_DIR, VENV_BIN, Browser, Stack, wait_until
-from tests.services import delete_queue
+from bench.load import REQUEST_TIMEOUT, Load, Sample
+from tests.processes import REPO_DIR, VENV_BIN, Browser, Process, Stack, wait_until
+from tests.services import amqp_channel, delete_queue
 
 BENCH_DIR = Path(__file__).resolve().parent
 SEED_DIR = BENCH_DIR / "seed"
@@ -62,9 +62,9 @@ class System:
         self.name = name
         self.stack = stack
         self.has_web = has_web
-        self.web = None
-        self.worker = None
-        self.load_samples = []
+        self.web: Process | None = None
+        self.worker: Process | None = None
+        self.load_samples: list[Sample] = []
 
     def start(self):
         self.start_worker()
@@ -75,9 +75,19 @@ class System:
         # Three workers share the vhost: each needs a node name of its own for its pidbox queue.
         self.worker = self.stack.start_worker("--hostname", f"{self.stack.queue}@%h")
 
+    @property
+    def web_pid(self) -> int:
+        assert self.web is not None, f"{self.name}'s web process started"
+        return self.web.popen.pid
+
+    @property
+    def worker_pid(self) -> int:
+        assert self.worker is not None, f"{self.name}'s worker started"
+        return self.worker.popen.pid
+
     def queue_depth(self) -> int:
         with Connection(BROKER_URL, connect_timeout=5) as connection:
-            return connection.default_channel.queue_declare(self.stack.queue, passive=True).message_count
+            return amqp_channel(connection).queue_declare(self.stack.queue, passive=True).message_count
 
     def run_level(self, clients: int, window: "Window") -> dict:
         if self.has_web:
@@ -89,7 +99,7 @@ class System:
         load = Load(self.stack.base_url, clients).start()
         try:
             time.sleep(WARMUP)
-            window.open({"web": self.web.popen.pid, "worker": self.worker.popen.pid})
+            window.open({"web": self.web_pid, "worker": self.worker_pid})
             time.sleep(DURATION)
             window.close()
         finally:
@@ -118,9 +128,9 @@ class System:
         watchdog = threading.Timer(WARMUP + DURATION + REQUEST_TIMEOUT, floor.kill)
         watchdog.start()
         try:
-            for line in floor.stdout:
+            for line in floor.stdout or ():
                 if line.strip() == "measuring":
-                    window.open({"web": floor.pid, "worker": self.worker.popen.pid})
+                    window.open({"web": floor.pid, "worker": self.worker_pid})
                 elif line.strip() == "done":
                     window.close()
                 elif line.startswith("{"):
@@ -150,7 +160,7 @@ class Window:
     def __init__(self, redis_commands: metrics.RedisCommands, services: dict[str, int]):
         self.redis_commands = redis_commands
         self.services = services
-        self.memory = None
+        self.memory: metrics.PeakMemory | None = None
 
     def open(self, own: dict[str, int]):
         self.pids = {**own, **self.services}
@@ -161,6 +171,7 @@ class Window:
     def close(self):
         self.ended = time.monotonic()
         self.cpu_after = {role: metrics.cpu_seconds([pid]) for role, pid in self.pids.items()}
+        assert self.memory is not None, "the window was opened"
         self.memory.__exit__(None, None, None)
 
     def count_redis_from(self):
@@ -181,12 +192,13 @@ class Window:
             "redis": metrics.RedisCommands.delta(self.redis_before, self.redis_after),
             "redis_submissions": self.redis_submissions,
             "redis_keys_left": self.redis_keys_after - self.redis_keys_before,
-            "peak_rss": self.memory.peaks,
+            "peak_rss": self.memory.peaks if self.memory else {},
         }
 
 
 def worker_stopped_scenario(system: System) -> dict:
     """Stop the worker, leave 32 submissions waiting, and time the form page meanwhile."""
+    assert system.worker is not None
     system.worker.stop()
     posted, errors = [], []
 
@@ -268,7 +280,7 @@ def main() -> int:
         "rabbitmq": metrics.listening_pid(urlparse(BROKER_URL).port or 5672),
         "redis": metrics.listening_pid(urlparse(BACKEND_URL).port or 6379),
     }
-    services = {role: pid for role, pid in services.items() if pid}
+    running = {role: pid for role, pid in services.items() if pid is not None}
     redis_commands = metrics.RedisCommands(BACKEND_URL)
     turns = []
     scenario = {}
@@ -282,7 +294,7 @@ def main() -> int:
                 order = list(systems)
                 shift = (LEVELS.index(level) + round_number) % len(order)
                 for name in order[shift:] + order[:shift]:
-                    window = Window(redis_commands, services)
+                    window = Window(redis_commands, running)
                     outcome = systems[name].run_level(level, window)
                     turns.append({"system": name, "clients": level, "round": round_number,
                                   **outcome, **window.summary()})

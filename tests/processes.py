@@ -302,7 +302,9 @@ class Browser:
     def csrf_token(self) -> str:
         page = self.get("/")
         page.raise_for_status()
-        return CSRF_TOKEN.search(page.text).group(1)
+        token = CSRF_TOKEN.search(page.text)
+        assert token is not None, "the form page carries a CSRF token"
+        return token.group(1)
 
     def submit(self, first: str, second: str, **kwargs) -> requests.Response:
         """GET the form for its CSRF token, POST it, follow the redirect."""

@@ -5,6 +5,7 @@ import subprocess
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlparse
 
 import psycopg
@@ -76,12 +77,24 @@ def queue_depth(queue: str) -> QueueDepth | None:
     return None
 
 
+def existing_queue_depth(queue: str) -> QueueDepth:
+    """The depth of a queue the test knows exists; fails the test when it does not."""
+    depth = queue_depth(queue)
+    assert depth is not None, f"queue {queue} exists"
+    return depth
+
+
+def amqp_channel(connection) -> Any:
+    """The connection's default channel, with the AMQP methods kombu's type stubs leave out."""
+    return connection.default_channel
+
+
 def declare_queue(broker_url: str, queue: str):
     """Declare the queue as Celery does (durable, direct exchange of its name) so it can be watched."""
     from kombu import Connection, Exchange, Queue
 
     with Connection(broker_url, connect_timeout=5) as connection:
-        Queue(queue, Exchange(queue, type="direct"), routing_key=queue)(connection.default_channel).declare()
+        Queue(queue, Exchange(queue, type="direct"), routing_key=queue)(amqp_channel(connection)).declare()
 
 
 def delete_queue(broker_url: str, queue: str):
@@ -89,7 +102,7 @@ def delete_queue(broker_url: str, queue: str):
     from kombu import Connection
 
     with Connection(broker_url, connect_timeout=5) as connection:
-        connection.default_channel.queue_delete(queue)
+        amqp_channel(connection).queue_delete(queue)
 
 
 def publish_raw(broker_url: str, queue: str, body: bytes, content_type: str, headers: dict):
@@ -97,8 +110,8 @@ def publish_raw(broker_url: str, queue: str, body: bytes, content_type: str, hea
     from kombu import Connection
 
     with Connection(broker_url, connect_timeout=5) as connection:
-        connection.default_channel.basic_publish(
-            connection.default_channel.prepare_message(
+        amqp_channel(connection).basic_publish(
+            amqp_channel(connection).prepare_message(
                 body,
                 content_type=content_type,
                 content_encoding="binary" if content_type.endswith("serialize") else "utf-8",

@@ -5,7 +5,7 @@ import time
 import requests
 
 from .processes import Browser, post_duration, wait_until
-from .services import queue_depth, rabbitmq_stopped
+from .services import existing_queue_depth, rabbitmq_stopped
 
 BROKER_UNAVAILABLE = "The message broker is unavailable"
 # "Within a few seconds": the broker connection timeout is 2 s and the publish retries are bounded.
@@ -100,7 +100,7 @@ def test_the_quorum_queue_setting_declares_a_quorum_queue_and_the_flow_works(mak
 
     assert "quorum es cats" in page.text
     assert stack.results_lines() == ["quorum es cats"]
-    queue = queue_depth(stack.queue)
+    queue = existing_queue_depth(stack.queue)
     assert queue.type == "quorum"
     assert '{"x-queue-type","quorum"}' in queue.arguments
     # Quorum queues have no global QoS; Celery detects the queue type and uses per-consumer prefetch.

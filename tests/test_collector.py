@@ -11,8 +11,8 @@ import pytest
 import redis
 from kombu import Connection
 
-from .processes import REDIS_URL, RABBITMQ_URL, Browser, submit_concurrently, wait_until
-from .services import IN_CI
+from .processes import RABBITMQ_URL, REDIS_URL, Browser, submit_concurrently, wait_until
+from .services import IN_CI, amqp_channel
 
 # Short enough that a submission with no worker answers pending at once.
 RESULT_TIMEOUT = "1"
@@ -30,7 +30,7 @@ def result_key(task_id: str) -> str:
 
 def purge(queue: str) -> int:
     with Connection(RABBITMQ_URL, connect_timeout=5) as connection:
-        return connection.default_channel.queue_purge(queue) or 0
+        return amqp_channel(connection).queue_purge(queue) or 0
 
 
 def only_row(stack):

@@ -272,11 +272,11 @@ def test_rabbitmq_loads_the_repository_definitions_at_boot(services):
     config_target = target_of(rabbitmq, "./rabbitmq/rabbitmq.conf")
     assert config_target and config_target.startswith("/etc/rabbitmq/")
     assert config_target.endswith(".conf")
-    settings = dict(
-        (part.strip() for part in line.split("=", 1))
-        for line in (REPO_DIR / "rabbitmq" / "rabbitmq.conf").read_text().splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
-    )
+    settings: dict[str, str] = {}
+    for line in (REPO_DIR / "rabbitmq" / "rabbitmq.conf").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            settings[key.strip()] = value.strip()
     assert settings["definitions.import_backend"] == "local_filesystem"
     assert target_of(rabbitmq, "./rabbitmq/definitions.json") == settings["definitions.local.path"]
 
@@ -294,7 +294,8 @@ def test_redis_service(services):
 def test_postgres_service(services):
     postgres = services["postgres"]
     assert postgres["image"].startswith("postgres:")
-    assert is_named_volume(target_source(postgres, "/var/lib/postgresql/data"))
+    source = target_source(postgres, "/var/lib/postgresql/data")
+    assert source is not None and is_named_volume(source)
     assert "ports" not in postgres, "PostgreSQL is for the containers only"
     assert postgres["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
     environment = environment_of(postgres)

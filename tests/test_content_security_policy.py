@@ -29,8 +29,13 @@ def stack_without_worker(make_module_stack):
 
 def watch_for_violations(page) -> list[str]:
     """Every Content-Security-Policy violation Chromium reports on the page, as it reports them."""
-    violations = []
-    page.on("console", lambda message: "Content Security Policy" in message.text and violations.append(message.text))
+    violations: list[str] = []
+
+    def keep_violation(message):
+        if "Content Security Policy" in message.text:
+            violations.append(message.text)
+
+    page.on("console", keep_violation)
     return violations
 
 

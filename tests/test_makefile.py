@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from .processes import RABBITMQ_URL, REDIS_URL, REPO_DIR, VENV_BIN, Browser, free_port, wait_until
-from .services import declare_queue, delete_queue, publish_raw, require
+from .services import amqp_channel, declare_queue, delete_queue, publish_raw, require
 
 # Log lines that would tell a user something went wrong while it stopped.
 FAILURE_SIGNS = ["SIGKILL", "exited with", "was sent SIGTERM", "Error", "Interrupt", "Traceback", "rc=-", "rc=1"]
@@ -177,7 +177,7 @@ def waiting_messages(queue: str) -> int:
     from kombu import Connection
 
     with Connection(RABBITMQ_URL, connect_timeout=5) as connection:
-        return connection.default_channel.queue_declare(queue, passive=True).message_count
+        return amqp_channel(connection).queue_declare(queue, passive=True).message_count
 
 
 def test_make_purge_drops_the_messages_waiting_in_the_env_files_queue(real_services, tmp_path):

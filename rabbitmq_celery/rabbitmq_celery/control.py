@@ -10,7 +10,7 @@ Celery's workers guide) and censor each Celery setting under its plain name.
 from celery.app.utils import filter_hidden_settings
 from celery.utils.serialization import jsonify, strtobool
 from celery.utils.text import pretty
-from celery.worker.control import inspect_command, ok
+from celery.worker.control import inspect_command
 from kombu.utils.encoding import safe_repr
 
 NAMESPACE = "CELERY_"
@@ -38,4 +38,4 @@ def report(state):
     app = state.app
     settings = censored_settings(app.conf.table(censored=False))
     human_settings = "\n".join(f"{key}: {pretty(value, width=50)}" for key, value in settings.items())
-    return ok(app.bugreport().replace(app.conf.humanize(), human_settings))
+    return {"ok": app.bugreport().replace(app.conf.humanize(), human_settings)}

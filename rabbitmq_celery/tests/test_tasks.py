@@ -7,7 +7,7 @@ from rabbitmq_celery.celery import app
 def test_task_is_registered_under_the_contract_name():
     app.loader.import_default_modules()
     assert ADDING_TASK_NAME == "adding_taski"
-    assert app.tasks[ADDING_TASK_NAME] == adding_taski._get_current_object()
+    assert app.tasks[ADDING_TASK_NAME].run is adding_taski.run
 
 
 def test_task_joins_with_es():

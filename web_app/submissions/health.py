@@ -14,8 +14,10 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 from celery.app.control import Control
+from celery.backends.base import KeyValueStoreBackend
 from django.conf import settings
 from kombu import Producer
 from kombu.pidbox import Mailbox
@@ -76,7 +78,7 @@ def check_broker() -> PartState:
 
 def check_result_backend() -> PartState:
     """Read one key from the result backend (a Redis GET, or a file read on the embedded one)."""
-    backend = app.backend
+    backend = cast(KeyValueStoreBackend, app.backend)
     try:
         backend.get(backend.get_key_for_task(BACKEND_PROBE_TASK_ID))
     except Exception as exc:  # any failure to read means results cannot be fetched
@@ -111,10 +113,10 @@ class BoundedRetryProducer(Producer):
     The remote control publishes with retry=True and kombu's default policy, which retries for ever.
     """
 
-    def publish(self, body, **kwargs):
+    def publish(self, body: Any, *args: Any, **kwargs: Any) -> Any:
         kwargs["retry_policy"] = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
         kwargs.setdefault("timeout", settings.HEALTH_TIMEOUT)
-        return super().publish(body, **kwargs)
+        return super().publish(body, *args, **kwargs)
 
 
 class OwnConnectionMailbox(Mailbox):
@@ -281,4 +283,4 @@ def cached_worker_state() -> WorkersState | None:
     """
     health_checks.refresh_in_background(max_age=settings.HEALTH_CACHE_SECONDS)
     last = health_checks.last
-    return last.parts["workers"] if last is not None else None
+    return cast(WorkersState, last.parts["workers"]) if last is not None else None

@@ -29,7 +29,8 @@ LOCK_RETRY_INTERVAL = 0.001
 def queued_writer():
     """Hold the database's writer lock for one write transaction (none for an in-memory database,
     nor for a server database, whose own row locks queue the writers)."""
-    if connection.vendor != "sqlite" or connection.is_in_memory_db():
+    # is_in_memory_db() belongs to the SQLite backend's wrapper, the only one asked.
+    if connection.vendor != "sqlite" or connection.is_in_memory_db():  # type: ignore[attr-defined]
         return nullcontext()
     return writer_lock(Path(f"{connection.settings_dict['NAME']}-writer-lock"))
 

@@ -14,10 +14,12 @@ import signal
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 from celery import states
+from celery.backends.base import KeyValueStoreBackend
 from celery.exceptions import TimeoutError as ResultTimeout
 from celery.result import AsyncResult
 from django.conf import settings
@@ -63,6 +65,11 @@ COLLECT_BATCH_SIZE = 500
 
 # Error messages are the task's words or a forged result's: keep what a page shows short.
 MAX_ERROR_LENGTH = 500
+
+
+def result_store() -> KeyValueStoreBackend:
+    """The result backend, as the key-value store both of this project's backends are (Redis, files)."""
+    return cast(KeyValueStoreBackend, app.backend)
 
 
 def is_backend_unreachable(exc: BaseException) -> bool:
@@ -199,7 +206,7 @@ def parse_date_done(value) -> datetime | None:
             parsed = datetime.fromisoformat(value)
         except ValueError:
             return None
-        return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, timezone.utc)
+        return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
     return None
 
 
@@ -222,7 +229,7 @@ def read_outcome(task_id) -> Outcome | None:
 
     Raises the backend's own errors when it cannot be reached.
     """
-    backend = app.backend
+    backend = result_store()
     payload = backend.get(backend.get_key_for_task(str(task_id)))
     return outcome_from_payload(payload)
 
@@ -231,7 +238,7 @@ def outcome_from_payload(payload) -> Outcome | None:
     if payload is None:
         return None
     try:
-        meta = app.backend.decode(payload)
+        meta = result_store().decode(payload)
     except Exception as exc:  # whatever a stored value holds, it must not break a page
         return malformed(f"it is not JSON ({type(exc).__name__})")
     return outcome_from_meta(meta)
@@ -239,7 +246,7 @@ def outcome_from_payload(payload) -> Outcome | None:
 
 def read_outcomes(task_ids: list[str]) -> dict[str, Outcome | None]:
     """Outcomes of many tasks in one round trip to the result backend."""
-    backend = app.backend
+    backend = result_store()
     payloads = list(backend.mget([backend.get_key_for_task(task_id) for task_id in task_ids]))
     return {task_id: outcome_from_payload(payload) for task_id, payload in zip(task_ids, payloads)}
 
@@ -263,7 +270,7 @@ def wait_for_result(result: AsyncResult, timeout: float) -> bool:
             return True
         if remaining <= 0:
             # Stop listening for it; the collector records it when it comes.
-            result.backend.remove_pending_result(result)
+            cast(KeyValueStoreBackend, result.backend).remove_pending_result(result)
             return False
 
 
@@ -395,8 +402,9 @@ def finish_lines_in_doubt(results_file) -> None:
     for submission in Submission.objects.filter(Submission.LINE_IN_DOUBT).order_by("line_offset"):
         line = results_line(submission.result)
         size = os.fstat(results_file.fileno()).st_size
-        if os.pread(results_file.fileno(), len(line), submission.line_offset) != line:
-            if size != submission.line_offset:
+        offset = cast(int, submission.line_offset)
+        if os.pread(results_file.fileno(), len(line), offset) != line:
+            if size != offset:
                 # The file was cut or rotated under us: the line goes at the new end.
                 with queued_writer(), transaction.atomic():
                     Submission.objects.filter(pk=submission.pk).update(line_offset=size)
@@ -411,7 +419,7 @@ def forget_result(task_id) -> None:
     """Remove a recorded result from the result backend, which needs it no more; expiry does
     it later when the backend cannot be reached now."""
     try:
-        app.backend.forget(str(task_id))
+        result_store().forget(str(task_id))
     except Exception as exc:  # the result is recorded; leaving it to expire loses nothing
         logger.warning("Could not forget recorded result %s; it expires by itself: %s", task_id, exc)
 
@@ -489,8 +497,8 @@ def collect_pending(older_than_seconds: float = 0, report_each=None) -> CollectR
     """
     report = CollectReport()
     finish_interrupted_recordings()
-    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
-    watch_lost_since = timezone.now() - timezone.timedelta(seconds=settings.CELERY_RESULT_EXPIRES)
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    watch_lost_since = timezone.now() - timedelta(seconds=settings.CELERY_RESULT_EXPIRES)
     candidates = list(
         Submission.objects.filter(
             Q(status=Submission.Status.PENDING) | Q(status=Submission.Status.FAILED, lost_at__gte=watch_lost_since),
@@ -544,7 +552,7 @@ def look_after_stale(waiting: list[Submission], report_each=None) -> tuple[int, 
     the queue, ours perhaps among them), nothing is done this sweep.
     """
     now = timezone.now()
-    stale_before = now - timezone.timedelta(seconds=settings.STALE_PENDING_SECONDS)
+    stale_before = now - timedelta(seconds=settings.STALE_PENDING_SECONDS)
     stale = [submission for submission in waiting if submission.last_sent_at <= stale_before]
     if not stale:
         return 0, 0
@@ -621,7 +629,7 @@ def resend(submission: Submission) -> None:
     """Send the submission's task again under the same task id (the task is idempotent)."""
     result = send(submission)
     # The collector does not wait for it; stop listening on the result channel.
-    result.backend.remove_pending_result(result)
+    result_store().remove_pending_result(result)
     with queued_writer(), transaction.atomic():
         Submission.objects.filter(pk=submission.pk, status=Submission.Status.PENDING).update(
             resends=submission.resends + 1, last_sent_at=timezone.now()

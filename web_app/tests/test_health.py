@@ -160,7 +160,8 @@ def test_a_caller_waits_for_the_check_in_flight_no_longer_than_it_is_told():
     assert report is None, "no answer yet, and the caller did not wait for one"
     check.release.set()
     leader.join(10)
-    assert flight.report(max_age=60, wait=0).parts["workers"].up
+    report = flight.report(max_age=60, wait=0)
+    assert report is not None and report.parts["workers"].up
 
 
 def test_background_refreshes_run_one_thread_at_a_time():
@@ -214,7 +215,8 @@ def wait_for_worker_state(timeout=10):
 def test_healthz_s_answer_is_the_state_the_pages_read(client):
     client.get("/healthz")
 
-    assert health.cached_worker_state().up is False
+    state = health.cached_worker_state()
+    assert state is not None and state.up is False
 
 
 @pytest.mark.django_db

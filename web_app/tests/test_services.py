@@ -3,9 +3,11 @@ import threading
 import time
 import uuid
 from datetime import timedelta
+from typing import Any, cast
 
 import pytest
 from celery.exceptions import TimeoutError as ResultTimeout
+from celery.result import AsyncResult
 from django.conf import settings as django_settings
 from django.utils import timezone
 
@@ -88,7 +90,7 @@ class NeverReadyResult:
 
 def test_wait_for_result_blocks_between_checks_instead_of_spinning():
     result = NeverReadyResult()
-    assert services.wait_for_result(result, timeout=0.5) is False
+    assert services.wait_for_result(cast(AsyncResult, result), timeout=0.5) is False
     assert result.ready_calls <= 2
     assert result.removed, "a result given up on stops being listened for"
 
@@ -245,7 +247,8 @@ def test_an_interrupted_recording_is_finished_even_when_its_result_expired(submi
 
 
 def store_raw(task_id, payload: bytes):
-    app.backend.set(app.backend.get_key_for_task(str(task_id)), payload)
+    backend = services.result_store()
+    backend.set(backend.get_key_for_task(str(task_id)), payload)
 
 
 @pytest.mark.parametrize(
@@ -326,7 +329,7 @@ def make_stale(submission, resends=0):
 
 def purge_queue():
     with app.connection_for_write() as connection:
-        connection.default_channel.queue_purge(app.conf.task_default_queue)
+        cast(Any, connection.default_channel).queue_purge(app.conf.task_default_queue)
 
 
 def test_a_stale_submission_whose_task_is_nowhere_is_sent_again_under_its_task_id(submission, results_file):

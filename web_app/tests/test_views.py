@@ -200,7 +200,12 @@ def test_with_a_worker_answering_or_not_yet_known_a_post_waits_for_its_result(
 ):
     workers_state(up)
     waits = []
-    monkeypatch.setattr(services, "wait_for_result", lambda result, timeout: waits.append(timeout) or False)
+
+    def wait_for_result(result, timeout):
+        waits.append(timeout)
+        return False
+
+    monkeypatch.setattr(services, "wait_for_result", wait_for_result)
 
     client.post(FORM_URL, {"first": "cats", "second": "dogs"})
 
