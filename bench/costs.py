@@ -11,9 +11,9 @@ own cost of a request. The baseline answers its POST with the page itself,
 the project redirects to the submission's page (POST/redirect/GET).
 """
 import sys
-from collections.abc import Callable
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from bench import metrics
 from bench.run import BROKER_URL, OUT_DIR, RESULTS_DIR, SeedStack, System, make_stack
@@ -97,7 +97,7 @@ def main(count: int = 300) -> int:
         for system in systems
     }
     lines = [
-        f"# CPU of each request, one at a time: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}",
+        f"# CPU of each request, one at a time: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
         "",
         f"`python -m bench.costs {count}`: {count} requests of each kind from one browser, no other load; "
         "CPU (user + system) of the web process tree, and of the worker's, per request.",

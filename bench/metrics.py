@@ -1,4 +1,5 @@
 """What the benchmark counts: CPU and memory of process trees, and Redis commands."""
+import contextlib
 import threading
 from urllib.parse import urlparse
 
@@ -45,10 +46,8 @@ def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
 def rss_bytes(pid: int) -> int:
     total = 0
     for process in tree(pid):
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             total += process.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
     return total
 
 

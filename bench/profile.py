@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.load import Load
@@ -83,7 +83,7 @@ def main(clients: int = 16, seconds: int = 15, mode: str = "cpu") -> int:
     what = "GIL-holding samples of the gunicorn workers" if mode == "cpu" else (
         "samples of gunicorn threads inside a Django request, waiting or running")
     lines = [
-        f"# Profile ({mode}) of the project's web processes, {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}",
+        f"# Profile ({mode}) of the project's web processes, {datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
         "",
         f"{clients} closed-loop browsers; py-spy sampled for {seconds} s "
         f"(`python -m bench.profile {clients} {seconds} {mode}`), during which, with its start-up, "

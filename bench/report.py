@@ -5,8 +5,8 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402 - after choosing the backend
-from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 ROLES = ("web", "worker", "rabbitmq", "redis")
 COLOURS = {"project": "tab:blue", "baseline": "tab:red", "floor": "tab:gray"}
@@ -184,7 +184,7 @@ def plot(raw: dict, path: Path) -> None:
         ("web_rss", "peak RSS of web (MB)", False),
     ]
     figure, axes = plt.subplots(2, 3, figsize=(15, 8.5))
-    for axis, (key, title, log_scale) in zip(axes.flat, panels):
+    for axis, (key, title, log_scale) in zip(axes.flat, panels, strict=False):
         for system in ("project", "baseline", "floor"):
             points = sorted((clients, row) for (name, clients), row in rows.items() if name == system)
             if not points:

@@ -4,6 +4,7 @@ All three run side by side against the same RabbitMQ and Redis, each on a queue
 of its own, and take turns at every load level, so that a noisy neighbour
 slows them alike; the report compares them as ratios.
 """
+import contextlib
 import json
 import os
 import platform
@@ -13,7 +14,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -213,10 +214,8 @@ def worker_stopped_scenario(system: System) -> dict:
     for thread in threads:
         thread.start()
     # The project queues all 32; the seed's 4 sync workers take only 4, the rest wait for a worker.
-    try:
+    with contextlib.suppress(TimeoutError):
         wait_until(lambda: system.queue_depth() >= WAITING_SUBMISSIONS, 3, interval=0.1)
-    except TimeoutError:
-        pass
     queued = system.queue_depth()
     probe = Browser(system.stack.base_url)
     latencies, timeouts = [], 0
@@ -314,7 +313,7 @@ def main() -> int:
             system.stack.stop_all()
             delete_queue(BROKER_URL, system.stack.queue)
     machine = {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "seconds": round(time.monotonic() - started),

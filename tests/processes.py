@@ -13,7 +13,7 @@ import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
+from contextlib import closing, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -271,10 +271,8 @@ class Process:
 
     def signal(self, signum: int):
         """Send a signal to the process and everything it started."""
-        try:
+        with suppress(ProcessLookupError):
             os.killpg(self.popen.pid, signum)
-        except ProcessLookupError:
-            pass
 
     def stop(self, timeout: float = 15):
         """Warm shutdown with SIGTERM; SIGKILL if it does not end in time."""

@@ -78,9 +78,12 @@ def environment_names_read(path: Path) -> set[str]:
             readers = ENVIRON_READERS | ENV_READERS | helpers
             if function in readers and isinstance(first, ast.Constant):
                 names.add(first.value)
-        elif isinstance(node, ast.Subscript) and ast.unparse(node.value) in {"os.environ", "environ"}:
-            if isinstance(node.slice, ast.Constant):
-                names.add(node.slice.value)
+        elif (
+            isinstance(node, ast.Subscript)
+            and ast.unparse(node.value) in {"os.environ", "environ"}
+            and isinstance(node.slice, ast.Constant)
+        ):
+            names.add(node.slice.value)
     return {name for name in names if isinstance(name, str) and VARIABLE_NAME.match(name)}
 
 
@@ -169,7 +172,7 @@ def test_compose_client_accepts_the_file(tmp_path):
     result = run_compose_config(tmp_path, secret_key="compose-config-test-key")
     assert result.returncode == 0, result.stderr
     resolved = yaml.safe_load(result.stdout)
-    assert REQUIRED_SERVICES <= set(resolved["services"])
+    assert set(resolved["services"]) >= REQUIRED_SERVICES
     for name in APP_SERVICES:
         environment = environment_of(resolved["services"][name])
         assert environment["DJANGO_SECRET_KEY"] == "compose-config-test-key"
@@ -191,7 +194,7 @@ def test_compose_client_needs_no_secret_key(tmp_path):
 
 def test_follows_the_compose_specification(compose):
     assert "version" not in compose
-    assert REQUIRED_SERVICES <= set(compose["services"])
+    assert set(compose["services"]) >= REQUIRED_SERVICES
 
 
 def test_shared_settings_are_stated_once_and_used_by_both_projects(compose, services):
@@ -432,7 +435,7 @@ def test_web_image_starts_what_the_procfile_and_the_tests_start():
     assert len(command) == 1
     assert procfile()["web"].strip() == "exec web_app/bin/start-web"
     assert started_in_image == IMAGE_APP_DIR / "web_app/bin/start-web"
-    assert WEB_COMMAND == [str(REPO_DIR / "web_app" / "bin" / "start-web")]
+    assert [str(REPO_DIR / "web_app" / "bin" / "start-web")] == WEB_COMMAND
     assert ("COPY", "web_app/ web_app/") in instructions(WEB_DOCKERFILE)
 
 

@@ -137,7 +137,7 @@ def test_three_workers_consume_the_one_queue_and_write_each_result_once(deployme
 
     pages = submit_concurrently(BASE_URL, pairs, clients=3)
 
-    for (first, second), page in zip(pairs, pages):
+    for (first, second), page in zip(pairs, pages, strict=False):
         assert f"{first} es {second}" in page.text
     expected = ["cats es dogs", *(f"{first} es {second}" for first, second in pairs)]
     assert sorted(deployment.results_lines()) == sorted(expected)
@@ -159,7 +159,7 @@ def test_queued_submissions_survive_a_rabbitmq_restart_and_are_written_once(depl
     deployment.run("start", "worker", timeout=300)
     deployment.wait_healthy({"worker": 3})
     browser = Browser(BASE_URL)
-    for (first, second), page in zip(pairs, pages):
+    for (first, second), page in zip(pairs, pages, strict=False):
         assert f"{first} es {second}" in browser.wait_until_recorded(page, timeout=120)
     assert sorted(deployment.results_lines()) == sorted([*before, *(f"{a} es {b}" for a, b in pairs)])
 

@@ -155,9 +155,11 @@ def test_the_account_carries_messages_through_its_vhost_only(fresh_account):
         finally:
             queue.close()
 
-    with pytest.raises((amqp.exceptions.NotAllowed, amqp.exceptions.AccessRefused)):
-        with Connection(amqp_url(user, password, "/"), connect_timeout=AMQP_TIMEOUT) as connection:
-            connection.connect()
+    with (
+        pytest.raises((amqp.exceptions.NotAllowed, amqp.exceptions.AccessRefused)),
+        Connection(amqp_url(user, password, "/"), connect_timeout=AMQP_TIMEOUT) as connection,
+    ):
+        connection.connect()
 
 
 def test_a_new_password_replaces_the_old_one(fresh_account):

@@ -97,7 +97,7 @@ def test_pages_carry_the_security_headers_and_no_debug_details(running_stack):
 
 
 def test_logs_show_connection_urls_with_the_password_masked(running_stack):
-    stack, worker, web = running_stack
+    _stack, worker, web = running_stack
     password_url = RABBITMQ_URL.split("@")[0].rsplit(":", 1)
 
     for process in (worker, web):
@@ -134,9 +134,8 @@ def test_the_django_rabbitmq_user_cannot_open_another_vhost():
     require(RABBITMQ_URL, "RabbitMQ")
     other_vhost = RABBITMQ_URL.rsplit("/", 1)[0] + "/"  # vhost "/"
 
-    with pytest.raises(Exception) as refused:
-        with Connection(other_vhost, connect_timeout=5) as connection:
-            connection.connect()
+    with pytest.raises(Exception) as refused, Connection(other_vhost, connect_timeout=5) as connection:
+        connection.connect()
 
     assert "access to vhost '/' refused for user 'django'" in str(refused.value)
     with Connection(RABBITMQ_URL, connect_timeout=5) as connection:

@@ -7,6 +7,7 @@ after a crash at any point the next recorder can tell, under the same lock,
 whether the line reached the file, and finish the job instead of appending
 blindly.
 """
+import contextlib
 import functools
 import logging
 import os
@@ -248,7 +249,7 @@ def read_outcomes(task_ids: list[str]) -> dict[str, Outcome | None]:
     """Outcomes of many tasks in one round trip to the result backend."""
     backend = result_store()
     payloads = list(backend.mget([backend.get_key_for_task(task_id) for task_id in task_ids]))
-    return {task_id: outcome_from_payload(payload) for task_id, payload in zip(task_ids, payloads)}
+    return {task_id: outcome_from_payload(payload) for task_id, payload in zip(task_ids, payloads, strict=False)}
 
 
 def wait_for_result(result: AsyncResult, timeout: float) -> bool:
@@ -262,10 +263,8 @@ def wait_for_result(result: AsyncResult, timeout: float) -> bool:
     while True:
         remaining = deadline - time.monotonic()
         if remaining > 0:
-            try:
+            with contextlib.suppress(ResultTimeout):
                 result.get(timeout=remaining, interval=POLL_INTERVAL, propagate=False)
-            except ResultTimeout:
-                pass
         if result.ready():
             return True
         if remaining <= 0:
@@ -430,7 +429,7 @@ def fault_point(name: str) -> None:
     Lets the tests crash a recorder where a crash hurts most; the setting is
     empty, and this does nothing, unless a test sets it.
     """
-    if settings.RECORD_FAULT_POINT == name:
+    if name == settings.RECORD_FAULT_POINT:
         logger.warning("RECORD_FAULT_POINT=%s: killing this process", name)
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -618,10 +617,9 @@ def queue_depth(connection, queue: str) -> tuple[int, int]:
         # AMQP answers a passive declare of a missing queue with 404, closing the channel.
         return 0, 0
     finally:
-        try:
+        # The broker's 404 answer may have closed it already.
+        with contextlib.suppress(*connection.channel_errors, *connection.connection_errors):
             channel.close()
-        except Exception:  # already closed by the broker's answer
-            pass
     return messages, consumers
 
 

@@ -4,7 +4,6 @@ import pytest
 
 from submissions import locks
 
-
 # --- writer_lock ------------------------------------------------------------
 
 
@@ -12,9 +11,8 @@ def test_writer_lock_gives_up_at_its_timeout_while_another_process_holds_it(sett
     settings.WRITE_LOCK_TIMEOUT = 0.2
     path, _ = lock_held_by_another_process
 
-    with pytest.raises(locks.WriteLockTimeout):
-        with locks.writer_lock(path):
-            pytest.fail("entered a lock that another process holds")
+    with pytest.raises(locks.WriteLockTimeout), locks.writer_lock(path):
+        pytest.fail("entered a lock that another process holds")
 
 
 def test_writer_lock_is_taken_once_the_other_process_lets_go(settings, lock_held_by_another_process):
@@ -42,9 +40,8 @@ def test_writer_lock_gives_up_at_its_timeout_while_another_thread_holds_it(setti
     holder.start()
     try:
         assert held.wait(10)
-        with pytest.raises(locks.WriteLockTimeout):
-            with locks.writer_lock(tmp_path / "writer-lock"):
-                pytest.fail("entered a lock that another thread holds")
+        with pytest.raises(locks.WriteLockTimeout), locks.writer_lock(tmp_path / "writer-lock"):
+            pytest.fail("entered a lock that another thread holds")
     finally:
         release.set()
         holder.join(10)

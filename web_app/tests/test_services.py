@@ -297,7 +297,7 @@ def test_a_result_with_line_breaks_is_written_as_one_line(submission, results_fi
 
 
 def test_collect_pending_records_late_results_and_counts_them(db, results_file):
-    done_one, waiting = (
+    done_one, _waiting = (
         Submission.objects.create(first=f"a{n}", second="b", task_id=uuid.uuid4())
         for n in range(2)
     )

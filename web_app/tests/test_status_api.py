@@ -3,7 +3,6 @@ import uuid
 from datetime import timedelta
 
 import pytest
-
 from django.utils import timezone
 
 from submissions.models import Submission
