@@ -11,15 +11,16 @@ export CONTAINERS_CONF ?= $(CURDIR)/podman/containers.conf
 # The configuration file that run, web, worker and manage read, as honcho does.
 ENV_FILE ?= .env
 
-.PHONY: help install install-dev run web worker manage purge test test-worker test-web test-e2e test-compose stand-in-images bench diagram clean reset
+.PHONY: help install install-dev run web worker manage purge lint test test-worker test-web test-e2e test-compose stand-in-images bench diagram clean reset
 
 help:
-	@echo "make run    start web (http://127.0.0.1:8000) and worker, reading .env when present; Ctrl-C stops them"
+	@echo "make run    start web (http://127.0.0.1:8000), worker and collector, reading .env when present; Ctrl-C stops them"
 	@echo "make run FLOWER=1   the same, with Flower on http://127.0.0.1:5555 (needs FLOWER_BASIC_AUTH)"
-	@echo "make web, make worker   start one Procfile line alone, with the same configuration"
+	@echo "make web, make worker, make collector   start one Procfile line alone, with the same configuration"
 	@echo "make manage ARGS=\"createsuperuser\"   run web_app's manage.py with the same configuration"
 	@echo "make reset  delete the database, the embedded broker's folder and the results file"
 	@echo "make purge  drop the messages waiting in the broker's task queue"
+	@echo "make lint   ruff and mypy, as CI runs them"
 	@echo "make test   run the whole test suite"
 	@echo "make test-compose   build and run docker-compose.yml for real (Podman, stand-in images)"
 
@@ -60,6 +61,16 @@ manage: $(VENV)/.installed $(SECRET_KEY_FILE)
 # Drop the messages waiting in the task queue of ENV_FILE's broker (Celery's own purge).
 purge: $(VENV)/.installed $(SECRET_KEY_FILE)
 	@$(WITH_DEV_KEY) honcho -e $(ENV_FILE) run sh -c 'cd rabbitmq_celery && exec celery -A rabbitmq_celery purge -f'
+
+# ruff (lint and format) and mypy with django-stubs and celery-types, as configured in
+# pyproject.toml; each Django project is type-checked with its own settings.
+MYPY_ENV = DJANGO_SECRET_KEY=lint-only-key
+lint: $(VENV)/.installed-dev
+	ruff check .
+	ruff format --check .
+	cd web_app && $(MYPY_ENV) DJANGO_SETTINGS_MODULE=web_app.settings mypy --config-file ../pyproject.toml .
+	cd rabbitmq_celery && $(MYPY_ENV) DJANGO_SETTINGS_MODULE=rabbitmq_celery.settings mypy --config-file ../pyproject.toml .
+	$(MYPY_ENV) DJANGO_SETTINGS_MODULE=web_app.settings PYTHONPATH=web_app mypy tests bench
 
 test: test-worker test-web test-e2e test-compose
 
