@@ -29,7 +29,7 @@ VENV_BIN = Path(sys.executable).parent
 # The commands of the Procfile, as the Dockerfiles and `make run` start them.
 WEB_COMMAND = [str(WEB_DIR / "bin" / "start-web")]
 COLLECTOR_COMMAND = [str(WEB_DIR / "bin" / "start-collector")]
-WORKER_COMMAND = ["celery", "-A", "rabbitmq_celery", "worker", "-l", "info"]
+WORKER_COMMAND = [str(WORKER_DIR / "bin" / "start-worker")]
 
 RABBITMQ_URL = os.environ.get("E2E_BROKER_URL", "amqp://django:django@127.0.0.1:5672/rabbit")
 REDIS_URL = os.environ.get("E2E_RESULT_BACKEND", "redis://127.0.0.1:6379/15")
@@ -125,13 +125,14 @@ class Stack:
         return process
 
     def start_worker(self, *extra_args: str, env: dict | None = None) -> "Process":
-        """Start `celery -A rabbitmq_celery worker -l info` and wait until it is ready."""
+        """Start the worker the way the Procfile does (`celery -A rabbitmq_celery worker -l info`) and wait
+        until it is ready."""
         # Workers of concurrent tests share the vhost, where two of the same node name
         # fight over one exclusive pidbox queue; a later `-n` in extra_args wins.
         node_name = f"{self.queue}-{len(self.processes)}@%h"
         worker = self._start(
             "worker",
-            [str(VENV_BIN / WORKER_COMMAND[0]), *WORKER_COMMAND[1:], "-n", node_name, *extra_args],
+            [*WORKER_COMMAND, "-n", node_name, *extra_args],
             WORKER_DIR,
             env,
         )

@@ -58,7 +58,7 @@ def test_debug_is_off_unless_asked(make_stack, project_dir, settings_module):
     "command, cwd",
     [
         pytest.param(WEB_COMMAND, WEB_DIR, id="start-web"),
-        pytest.param([str(VENV_BIN / WORKER_COMMAND[0]), *WORKER_COMMAND[1:]], WORKER_DIR, id="worker"),
+        pytest.param(WORKER_COMMAND, WORKER_DIR, id="worker"),
     ],
 )
 def test_a_missing_secret_key_stops_the_start_with_a_clear_message(make_stack, command, cwd, debug):
