@@ -403,10 +403,19 @@ def procfile() -> dict[str, str]:
     return dict(line.split(":", 1) for line in lines if line.strip())
 
 
+def test_flower_is_only_in_the_worker_image_s_flower_stage(services):
+    assert services["worker"]["build"]["target"] == "worker"
+    assert services["flower"]["build"]["target"] == "flower"
+    runtime = (REPO_DIR / "requirements.txt").read_text()
+    assert "flower" not in runtime and "honcho" not in runtime
+    assert ("FROM", "worker AS flower") in instructions(WORKER_DOCKERFILE)
+
+
 @pytest.mark.parametrize("dockerfile", [WEB_DOCKERFILE, WORKER_DOCKERFILE], ids=["web", "worker"])
 def test_dockerfile_builds_a_slim_pinned_non_root_image(dockerfile):
     steps = instructions(dockerfile)
-    assert re.fullmatch(r"python:3\.11[\w.-]*-slim[\w.-]*", last(dockerfile, "FROM"))
+    base = next(arguments for name, arguments in steps if name == "FROM")
+    assert re.fullmatch(r"python:3\.11[\w.-]*-slim[\w.-]*( AS \w+)?", base)
     assert ("COPY", "requirements.txt ./") in steps
     assert any(name == "RUN" and "pip install --requirement requirements.txt" in args for name, args in steps)
     # The entry point starts as root only to open the mounted folders, then runs as app.
