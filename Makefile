@@ -70,7 +70,7 @@ lint: $(VENV)/.installed-dev
 	ruff format --check .
 	cd web_app && $(MYPY_ENV) DJANGO_SETTINGS_MODULE=web_app.settings mypy --config-file ../pyproject.toml .
 	cd rabbitmq_celery && $(MYPY_ENV) DJANGO_SETTINGS_MODULE=rabbitmq_celery.settings mypy --config-file ../pyproject.toml .
-	$(MYPY_ENV) DJANGO_SETTINGS_MODULE=web_app.settings PYTHONPATH=web_app mypy tests bench
+	$(MYPY_ENV) DJANGO_SETTINGS_MODULE=web_app.settings PYTHONPATH=web_app mypy tests harness bench
 
 test: test-worker test-web test-e2e test-compose
 

@@ -17,13 +17,13 @@ from datetime import UTC, datetime
 
 from bench import metrics
 from bench.run import BROKER_URL, OUT_DIR, RESULTS_DIR, SeedStack, System, make_stack
-from tests.processes import Browser, Stack
-from tests.services import delete_queue
+from harness.processes import HttpClient, Stack
+from harness.services import delete_queue
 
 WARMUP_SUBMISSIONS = 50
 
 
-def post(browser: Browser, token: str, number: int, follow: bool):
+def post(browser: HttpClient, token: str, number: int, follow: bool):
     data = {"csrfmiddlewaretoken": token, "first": f"c{number}", "second": "dogs"}
     page = browser.session.post(browser.base_url + "/", data=data, timeout=30, allow_redirects=follow)
     if page.status_code not in (200, 302):
@@ -31,7 +31,7 @@ def post(browser: Browser, token: str, number: int, follow: bool):
     return page
 
 
-def request_kinds(system: System, browser: Browser) -> dict[str, Callable[[int], object]]:
+def request_kinds(system: System, browser: HttpClient) -> dict[str, Callable[[int], object]]:
     """The requests of one browser cycle, each as a callable taking a sequence number."""
     token = browser.csrf_token()
 
@@ -56,7 +56,7 @@ def request_kinds(system: System, browser: Browser) -> dict[str, Callable[[int],
 
 
 def measure(system: System, count: int) -> list[dict]:
-    browser = Browser(system.stack.base_url)
+    browser = HttpClient(system.stack.base_url)
     for number in range(WARMUP_SUBMISSIONS):
         browser.submit(f"warm{number}", "dogs")
     rows = []

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import requests
 
-from tests.processes import Browser, post_duration
+from harness.processes import HttpClient, post_duration
 
 # Bounds every request; the seed's page never answers without its worker.
 REQUEST_TIMEOUT = 60
@@ -38,7 +38,7 @@ class Load:
         self._threads = [threading.Thread(target=self._client, daemon=True) for _ in range(self.clients)]
 
     def _client(self):
-        browser = Browser(self.base_url)
+        browser = HttpClient(self.base_url)
         while not self._stop.is_set():
             first, second = f"s{next(submission_numbers)}", "dogs"
             expected = f"{first} es {second}"

@@ -23,8 +23,8 @@ from kombu import Connection
 
 from bench import metrics, report
 from bench.load import REQUEST_TIMEOUT, Load, Sample
-from tests.processes import REPO_DIR, VENV_BIN, Browser, Process, Stack, wait_until
-from tests.services import amqp_channel, delete_queue
+from harness.processes import REPO_DIR, VENV_BIN, HttpClient, Process, Stack, wait_until
+from harness.services import amqp_channel, delete_queue
 
 BENCH_DIR = Path(__file__).resolve().parent
 SEED_DIR = BENCH_DIR / "seed"
@@ -205,7 +205,7 @@ def worker_stopped_scenario(system: System) -> dict:
 
     def post_one(number: int):
         try:
-            page = Browser(system.stack.base_url).submit(f"w{number}", "cats", timeout=REQUEST_TIMEOUT)
+            page = HttpClient(system.stack.base_url).submit(f"w{number}", "cats", timeout=REQUEST_TIMEOUT)
             posted.append({"expected": f"w{number} es cats", "page_url": page.url})
         except requests.RequestException as exc:
             errors.append(repr(exc))
@@ -217,7 +217,7 @@ def worker_stopped_scenario(system: System) -> dict:
     with contextlib.suppress(TimeoutError):
         wait_until(lambda: system.queue_depth() >= WAITING_SUBMISSIONS, 3, interval=0.1)
     queued = system.queue_depth()
-    probe = Browser(system.stack.base_url)
+    probe = HttpClient(system.stack.base_url)
     latencies, timeouts = [], 0
     probe_end = time.monotonic() + PROBE_SECONDS
     while time.monotonic() < probe_end:
@@ -243,7 +243,7 @@ def worker_stopped_scenario(system: System) -> dict:
 
 def check_project_results(system: System, posted: list[dict]) -> dict:
     """Every submission the project answered has its line in the results file, once."""
-    browser = Browser(system.stack.base_url)
+    browser = HttpClient(system.stack.base_url)
     # A submission that outlived RESULT_TIMEOUT is recorded when its page is next viewed.
     for url in [s.page_url for s in system.load_samples if not s.ok] + [p["page_url"] for p in posted]:
         browser.get(urlparse(url).path)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import requests
 
-from tests.processes import RABBITMQ_URL, Stack
-from tests.services import delete_queue
+from harness.processes import RABBITMQ_URL, Stack
+from harness.services import delete_queue
 
 DRIP_SECONDS = 5
 

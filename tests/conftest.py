@@ -1,7 +1,7 @@
 import pytest
 
-from .processes import RABBITMQ_URL, REDIS_URL, Browser, Stack
-from .services import POSTGRES_URL, create_database, delete_queue, drop_database, require
+from harness.processes import RABBITMQ_URL, REDIS_URL, Stack
+from harness.services import POSTGRES_URL, create_database, delete_queue, drop_database, require
 
 
 @pytest.fixture
@@ -58,8 +58,3 @@ def make_module_stack(tmp_path_factory, request):
     factory = StackFactory(tmp_path_factory.mktemp(request.module.__name__.rpartition(".")[2]))
     yield factory
     factory.close()
-
-
-@pytest.fixture
-def browser_for():
-    return Browser

@@ -12,7 +12,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from tests.processes import wait_until
+from harness.processes import wait_until
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 CONTAINERS_CONF = REPO_DIR / "podman" / "containers.conf"

@@ -6,10 +6,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+from harness.processes import RABBITMQ_URL, REDIS_URL, REPO_DIR, wait_until
+from harness.services import reachable
+
 from .chromium import chromium, new_page
 from .conftest import StackFactory
-from .processes import RABBITMQ_URL, REDIS_URL, REPO_DIR, wait_until
-from .services import reachable
 
 PAIRS = [("cats", "dogs"), ("red", "blue"), ("hello", "world"), ("Zaragoza", "Madrid")]
 DESKTOP = {"viewport": {"width": 1100, "height": 760}}

@@ -4,8 +4,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from harness.processes import HttpClient
+
 from .chromium import chromium, new_page, require_chromium
-from .processes import Browser
 from .test_makefile import clean_environment, make, write_env_file
 
 USERNAME, PASSWORD = "admin", "a-long-test-password"
@@ -23,7 +24,7 @@ def test_an_admin_made_with_make_manage_finds_submissions_and_cannot_change_them
     stack.start_worker()
     stack.start_web()
     for first, second in [("cats", "dogs"), ("birds", "fish")]:
-        Browser(stack.base_url).submit(first, second)
+        HttpClient(stack.base_url).submit(first, second)
     env_file = write_env_file(
         tmp_path / "env",
         **{name: stack.env[name] for name in ("DJANGO_DATABASE_PATH", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")},

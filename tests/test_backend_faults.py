@@ -4,7 +4,7 @@ The machine's Redis serves others, so the test runs a redis-server of its own.
 """
 import pytest
 
-from .processes import Browser, PrivateRedis, post_duration, wait_until
+from harness.processes import HttpClient, PrivateRedis, post_duration, wait_until
 
 BACKEND_UNAVAILABLE = "The result store is unavailable"
 
@@ -23,7 +23,7 @@ def test_a_redis_restart_gives_clear_pages_and_both_projects_recover_by_themselv
     stack = make_stack(RESULT_TIMEOUT="2", CELERY_RESULT_BACKEND=private_redis.url)
     worker = stack.start_worker()
     web = stack.start_web()
-    browser = Browser(stack.base_url)
+    browser = HttpClient(stack.base_url)
     before = browser.submit("before", "outage")
     assert "before es outage" in before.text
 

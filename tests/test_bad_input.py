@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from .processes import RABBITMQ_URL, REDIS_URL, Browser, wait_until
-from .services import declare_queue, existing_queue_depth, publish_raw, stored_result
+from harness.processes import RABBITMQ_URL, REDIS_URL, HttpClient, wait_until
+from harness.services import declare_queue, existing_queue_depth, publish_raw, stored_result
 
 REQUIRED = "Enter some text, not only spaces."
 TOO_LONG = "Ensure this value has at most 200 characters (it has 201)."
@@ -43,7 +43,7 @@ def assert_nothing_queued_or_written(stack):
     assert stack.results_lines() == [], "nothing written"
 
 
-def form_post(browser: Browser, fields: dict, token: str | None = "valid") -> requests.Response:
+def form_post(browser: HttpClient, fields: dict, token: str | None = "valid") -> requests.Response:
     data = dict(fields)
     if token == "valid":
         data["csrfmiddlewaretoken"] = browser.csrf_token()
@@ -53,7 +53,7 @@ def form_post(browser: Browser, fields: dict, token: str | None = "valid") -> re
     return browser.session.post(browser.base_url + "/", data=data, timeout=30)
 
 
-def raw_post(browser: Browser, body: bytes) -> requests.Response:
+def raw_post(browser: HttpClient, body: bytes) -> requests.Response:
     token = browser.csrf_token().encode()
     return browser.session.post(
         browser.base_url + "/",
@@ -84,7 +84,7 @@ FORM_CASES = [
 
 @pytest.mark.parametrize("fields, token, status, message", FORM_CASES)
 def test_a_bad_form_post_is_refused_with_a_message(web_without_worker, fields, token, status, message):
-    browser = Browser(web_without_worker.base_url)
+    browser = HttpClient(web_without_worker.base_url)
 
     page = form_post(browser, fields, token)
 
@@ -101,7 +101,7 @@ def test_a_bad_form_post_is_refused_with_a_message(web_without_worker, fields, t
     ],
 )
 def test_a_body_that_is_not_utf8_is_refused(web_without_worker, body):
-    page = raw_post(Browser(web_without_worker.base_url), body)
+    page = raw_post(HttpClient(web_without_worker.base_url), body)
 
     assert page.status_code == 400
     assert NOT_UTF8 in page.text
@@ -109,7 +109,7 @@ def test_a_body_that_is_not_utf8_is_refused(web_without_worker, body):
 
 
 def test_a_get_with_parameters_only_shows_the_form(web_without_worker):
-    page = Browser(web_without_worker.base_url).get("/?first=cats&second=dogs")
+    page = HttpClient(web_without_worker.base_url).get("/?first=cats&second=dogs")
 
     assert page.status_code == 200
     assert "cats es dogs" not in page.text
@@ -117,7 +117,7 @@ def test_a_get_with_parameters_only_shows_the_form(web_without_worker):
 
 
 def test_other_methods_are_refused(web_without_worker):
-    browser = Browser(web_without_worker.base_url)
+    browser = HttpClient(web_without_worker.base_url)
     headers = {"X-CSRFToken": browser.csrf_token()}
 
     page = browser.session.put(browser.base_url + "/", data={"first": "a", "second": "b"}, headers=headers, timeout=10)
@@ -128,7 +128,7 @@ def test_other_methods_are_refused(web_without_worker):
 
 def test_html_and_script_in_the_fields_are_shown_escaped_and_never_run(full_stack):
     stack, _ = full_stack
-    browser = Browser(stack.base_url)
+    browser = HttpClient(stack.base_url)
 
     page = browser.submit("<script>alert(1)</script>", "<b>bold</b>")
 

@@ -3,8 +3,7 @@ import time
 
 from bench import metrics
 from bench.load import Load
-
-from .processes import REDIS_URL
+from harness.processes import REDIS_URL
 
 
 def test_one_browser_for_two_seconds_gives_sane_numbers_and_every_line_lands(make_stack):

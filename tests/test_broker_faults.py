@@ -4,8 +4,8 @@ import time
 
 import requests
 
-from .processes import Browser, post_duration, wait_until
-from .services import existing_queue_depth, rabbitmq_stopped
+from harness.processes import HttpClient, post_duration, wait_until
+from harness.services import existing_queue_depth, rabbitmq_stopped
 
 BROKER_UNAVAILABLE = "The message broker is unavailable"
 # "Within a few seconds": the broker connection timeout is 2 s and the publish retries are bounded.
@@ -22,7 +22,7 @@ class Load:
         self._threads = [threading.Thread(target=self._run, args=(client,)) for client in range(clients)]
 
     def _run(self, client: int):
-        browser = Browser(self.base_url)
+        browser = HttpClient(self.base_url)
         count = 0
         while not self._stop.is_set():
             first = f"load{client}x{count}"
@@ -56,7 +56,7 @@ def test_a_rabbitmq_restart_under_load_gives_503_then_recovers_and_loses_nothing
     stack = make_stack(RESULT_TIMEOUT="2")
     worker = stack.start_worker()
     stack.start_web()
-    browser = Browser(stack.base_url)
+    browser = HttpClient(stack.base_url)
 
     with Load(stack.base_url) as load:
         wait_until(lambda: len(load.accepted()) >= 3, timeout=30, what="submissions before the outage")
@@ -96,7 +96,7 @@ def test_the_quorum_queue_setting_declares_a_quorum_queue_and_the_flow_works(mak
     worker = stack.start_worker()
     stack.start_web()
 
-    page = Browser(stack.base_url).submit("quorum", "cats")
+    page = HttpClient(stack.base_url).submit("quorum", "cats")
 
     assert "quorum es cats" in page.text
     assert stack.results_lines() == ["quorum es cats"]

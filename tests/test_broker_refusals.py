@@ -1,8 +1,8 @@
 """Every way the broker can refuse a publish is the 503 page, with nothing saved and nothing pending."""
 import pytest
 
-from .processes import Browser
-from .services import queue_depth
+from harness.processes import HttpClient
+from harness.services import queue_depth
 
 
 @pytest.mark.parametrize(
@@ -20,7 +20,7 @@ def test_a_broker_that_refuses_is_a_503_with_nothing_saved(make_stack, broker_ur
     stack = make_stack(CELERY_BROKER_URL=broker_url)
     stack.start_web()
 
-    page = Browser(stack.base_url).submit("cats", "dogs")
+    page = HttpClient(stack.base_url).submit("cats", "dogs")
 
     assert page.status_code == 503
     assert "The message broker is unavailable, so nothing was sent." in page.text

@@ -4,8 +4,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from harness.processes import wait_until
+
 from .chromium import chromium, new_page, require_chromium
-from .processes import wait_until
 
 TOOK = re.compile(r"^\d+ ms$|^\d+(\.\d\d)? s$|^\d+ min \d+ s$")
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}

@@ -11,8 +11,8 @@ import pytest
 import redis
 from kombu import Connection
 
-from .processes import RABBITMQ_URL, REDIS_URL, Browser, submit_concurrently, wait_until
-from .services import IN_CI, amqp_channel
+from harness.processes import RABBITMQ_URL, REDIS_URL, HttpClient, submit_concurrently, wait_until
+from harness.services import IN_CI, amqp_channel
 
 # Short enough that a submission with no worker answers pending at once.
 RESULT_TIMEOUT = "1"
@@ -74,7 +74,7 @@ def test_the_collector_stops_cleanly_on_sigterm(make_stack):
 def test_a_result_gone_from_redis_before_it_was_recorded_is_sent_again_and_completes(make_stack):
     stack = make_stack(STALE_PENDING_SECONDS="2", **FAST_COLLECTOR)
     stack.start_web()
-    page = Browser(stack.base_url).submit("cats", "dogs")
+    page = HttpClient(stack.base_url).submit("cats", "dogs")
     assert "Pending" in page.text
     task_id = only_row(stack)["task_id"]
     worker = stack.start_worker()
@@ -96,7 +96,7 @@ def test_a_result_gone_from_redis_before_it_was_recorded_is_sent_again_and_compl
 def test_a_task_lost_every_time_fails_with_its_reason_and_a_late_result_still_counts(make_stack):
     stack = make_stack(STALE_PENDING_SECONDS="1", STALE_PENDING_MAX_RESENDS="2", **FAST_COLLECTOR)
     stack.start_web()
-    browser = Browser(stack.base_url)
+    browser = HttpClient(stack.base_url)
     page = browser.submit("cats", "dogs")
     stack.start_collector()
 
@@ -126,7 +126,7 @@ def test_a_task_lost_every_time_fails_with_its_reason_and_a_late_result_still_co
 def test_a_recorder_killed_at_any_point_leaves_the_line_written_once(make_stack, fault_point):
     stack = make_stack(RESULT_TIMEOUT=RESULT_TIMEOUT)
     stack.start_web()
-    assert "Pending" in Browser(stack.base_url).submit("cats", "dogs").text
+    assert "Pending" in HttpClient(stack.base_url).submit("cats", "dogs").text
     task_id = only_row(stack)["task_id"]
     stack.start_worker()
     wait_until(lambda: redis_client().exists(result_key(task_id)), timeout=30, what="the result stored")
@@ -202,7 +202,7 @@ def test_every_page_answers_head(make_stack):
     stack = make_stack(RESULT_TIMEOUT="5")
     stack.start_worker()
     stack.start_web()
-    browser = Browser(stack.base_url)
+    browser = HttpClient(stack.base_url)
     page = browser.submit("cats", "dogs")
     detail = browser.path_of(page)
 

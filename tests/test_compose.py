@@ -18,8 +18,8 @@ from pathlib import Path, PurePosixPath
 import pytest
 import yaml
 
-from tests.processes import WEB_COMMAND, WORKER_COMMAND
-from tests.services import IN_CI
+from harness.processes import WEB_COMMAND, WORKER_COMMAND
+from harness.services import IN_CI
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO_DIR / "docker-compose.yml"

@@ -16,6 +16,8 @@ import uuid
 import pytest
 import requests
 
+from harness.processes import HttpClient, free_port, submit_concurrently, wait_until
+from harness.services import IN_CI
 from tests.containers import (
     ComposeProject,
     HealthcheckRunner,
@@ -24,8 +26,6 @@ from tests.containers import (
     copy_tracked_files,
     missing_tools,
 )
-from tests.processes import Browser, free_port, submit_concurrently, wait_until
-from tests.services import IN_CI
 
 pytestmark = pytest.mark.timeout(1800)
 
@@ -99,7 +99,7 @@ def test_a_submission_goes_through_the_stack_to_the_host_results_folder_of_root(
     results = deployment.directory / "results"
     assert results.stat().st_uid == os.geteuid() == 0, "the test runs as root, like a root host user"
 
-    page = Browser(BASE_URL).submit("cats", "dogs")
+    page = HttpClient(BASE_URL).submit("cats", "dogs")
 
     assert page.status_code == 200
     assert "cats es dogs" in page.text
@@ -158,7 +158,7 @@ def test_queued_submissions_survive_a_rabbitmq_restart_and_are_written_once(depl
 
     deployment.run("start", "worker", timeout=300)
     deployment.wait_healthy({"worker": 3})
-    browser = Browser(BASE_URL)
+    browser = HttpClient(BASE_URL)
     for (first, second), page in zip(pairs, pages, strict=False):
         assert f"{first} es {second}" in browser.wait_until_recorded(page, timeout=120)
     assert sorted(deployment.results_lines()) == sorted([*before, *(f"{a} es {b}" for a, b in pairs)])
@@ -175,7 +175,7 @@ def test_down_then_up_keeps_the_submissions_and_the_key(deployment):
 
     assert submissions_in_database(deployment) == submissions
     assert deployment.exec("web", "cat", "/app/secret/django-secret-key") == key
-    history = Browser(BASE_URL).get("/submissions/1/")
+    history = HttpClient(BASE_URL).get("/submissions/1/")
     assert "cats es dogs" in history.text
 
 
@@ -188,7 +188,7 @@ def test_the_web_writes_results_into_a_host_folder_of_a_normal_user(deployment, 
     deployment.run("restart", "web", timeout=300)
     deployment.wait_healthy({"web": 1})
 
-    page = Browser(BASE_URL).submit(f"user{owner}", "dogs")
+    page = HttpClient(BASE_URL).submit(f"user{owner}", "dogs")
 
     assert f"user{owner} es dogs" in page.text
     assert deployment.results_lines() == [f"user{owner} es dogs"]

@@ -1,7 +1,7 @@
 """Several gunicorn processes and many clients at once: one whole line per result, and a restart loses nothing."""
 import re
 
-from .processes import Browser, submit_concurrently
+from harness.processes import HttpClient, submit_concurrently
 
 SUBMISSIONS = 40
 CLIENTS = 16
@@ -26,7 +26,7 @@ def test_many_clients_on_four_web_processes_get_one_whole_line_each_and_a_restar
 
     web.stop()
     stack.start_web()
-    browser = Browser(stack.base_url)
+    browser = HttpClient(stack.base_url)
     assert "client7 es dogs" in browser.get(browser.path_of(pages[7])).text
     assert "later es cats" in browser.submit("later", "cats").text
     assert stack.results_lines() == [*lines, "later es cats"], "the restart kept every line and appends after them"

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import textwrap
 
-from .processes import WEB_DIR, WORKER_DIR
+from harness.processes import WEB_DIR, WORKER_DIR
 
 SEND_ONE_SUBMISSION = textwrap.dedent(
     """

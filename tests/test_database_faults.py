@@ -2,8 +2,8 @@
 import fcntl
 from contextlib import contextmanager
 
-from .processes import Browser, post_duration
-from .services import existing_queue_depth
+from harness.processes import HttpClient, post_duration
+from harness.services import existing_queue_depth
 
 DATABASE_BUSY = "The database is too busy right now, so nothing was sent."
 WRITE_LOCK_TIMEOUT = 0.5
@@ -24,7 +24,7 @@ def test_a_stuck_writer_gives_clear_pages_and_no_submission_is_lost_or_written_t
     stack = make_stack(WRITE_LOCK_TIMEOUT=str(WRITE_LOCK_TIMEOUT), RESULT_TIMEOUT="5")
     stack.start_worker()
     stack.start_web()
-    browser = Browser(stack.base_url)
+    browser = HttpClient(stack.base_url)
     before = browser.submit("before", "lock")
     assert "before es lock" in before.text
 

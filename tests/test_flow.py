@@ -1,14 +1,16 @@
 """The whole flow with real processes: form → send_task → worker → result → results file."""
 import pytest
 
+from harness.processes import HttpClient
+
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 @pytest.mark.parametrize("transport", ["rabbitmq", "embedded"])
-def test_a_submission_shows_the_joined_string_and_appends_it(make_stack, browser_for, transport, database):
+def test_a_submission_shows_the_joined_string_and_appends_it(make_stack, transport, database):
     stack = make_stack(transport, database)
     stack.start_worker()
     stack.start_web()
-    browser = browser_for(stack.base_url)
+    browser = HttpClient(stack.base_url)
 
     page = browser.submit("cats", "dogs")
 
@@ -28,10 +30,10 @@ def test_a_submission_shows_the_joined_string_and_appends_it(make_stack, browser
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
-def test_a_pending_submission_completes_once_a_worker_starts(make_stack, browser_for, database):
+def test_a_pending_submission_completes_once_a_worker_starts(make_stack, database):
     stack = make_stack("rabbitmq", database, RESULT_TIMEOUT="1")
     stack.start_web()
-    browser = browser_for(stack.base_url)
+    browser = HttpClient(stack.base_url)
 
     page = browser.submit("late", "cats")
 

@@ -5,7 +5,7 @@ import subprocess
 import pytest
 import requests
 
-from .processes import REPO_DIR, free_port, wait_until
+from harness.processes import REPO_DIR, free_port, wait_until
 
 START_FLOWER = REPO_DIR / "rabbitmq_celery" / "bin" / "start-flower"
 

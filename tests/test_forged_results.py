@@ -5,7 +5,7 @@ import uuid
 import pytest
 import redis
 
-from .processes import REDIS_URL, Browser
+from harness.processes import REDIS_URL, HttpClient
 
 
 def store_raw(task_id: str, payload: bytes):
@@ -31,7 +31,7 @@ def stack(make_module_stack):
 
 @pytest.mark.parametrize("forged", FORGED, ids=list(FORGED))
 def test_a_forged_result_fails_its_submission_with_a_reason_never_a_500(stack, forged):
-    browser = Browser(stack.base_url)
+    browser = HttpClient(stack.base_url)
     page = browser.submit("cats", forged)
     task_id = next(row["task_id"] for row in stack.submissions() if row["second"] == forged)
     store_raw(task_id, FORGED[forged])
@@ -47,7 +47,7 @@ def test_a_forged_result_fails_its_submission_with_a_reason_never_a_500(stack, f
 
 
 def test_a_forged_result_does_not_stop_the_collection_of_the_others(stack):
-    browser = Browser(stack.base_url)
+    browser = HttpClient(stack.base_url)
     browser.submit("bad", "one")
     browser.submit("good", "one")
     rows = {row["first"]: row["task_id"] for row in stack.submissions()}

@@ -5,7 +5,7 @@ import psutil
 import pytest
 import requests
 
-from .processes import free_port, submit_concurrently
+from harness.processes import free_port, submit_concurrently
 
 
 def health_of(stack) -> tuple[int, dict]:

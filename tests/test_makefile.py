@@ -10,8 +10,8 @@ import subprocess
 import psutil
 import pytest
 
-from .processes import RABBITMQ_URL, REDIS_URL, REPO_DIR, VENV_BIN, Browser, free_port, wait_until
-from .services import amqp_channel, declare_queue, delete_queue, publish_raw, require
+from harness.processes import RABBITMQ_URL, REDIS_URL, REPO_DIR, VENV_BIN, HttpClient, free_port, wait_until
+from harness.services import amqp_channel, declare_queue, delete_queue, publish_raw, require
 
 # Log lines that would tell a user something went wrong while it stopped.
 FAILURE_SIGNS = ["SIGKILL", "exited with", "was sent SIGTERM", "Error", "Interrupt", "Traceback", "rc=-", "rc=1"]
@@ -76,7 +76,7 @@ def test_ctrl_c_on_make_run_stops_every_process_gracefully(tmp_path, transport):
         )
     started = []
     try:
-        browser = Browser(f"http://127.0.0.1:{port}")
+        browser = HttpClient(f"http://127.0.0.1:{port}")
 
         def answering():
             text = log_path.read_text(errors="replace")
@@ -120,7 +120,7 @@ def test_ctrl_c_on_make_run_stops_every_process_gracefully(tmp_path, transport):
 def test_make_manage_reads_the_env_file_so_collect_results_finds_a_late_result(make_stack, tmp_path):
     stack = make_stack("rabbitmq", RESULT_TIMEOUT="1")
     stack.start_web()
-    browser = Browser(stack.base_url)
+    browser = HttpClient(stack.base_url)
     page = browser.submit("late", "cats")
     assert "Pending" in page.text
     stack.start_worker()

@@ -2,8 +2,9 @@
 import pytest
 from playwright.sync_api import expect
 
+from harness.processes import free_port, wait_until
+
 from .chromium import chromium, new_page, require_chromium
-from .processes import free_port, wait_until
 
 NO_WORKER = "No worker is answering right now"
 

@@ -1,7 +1,7 @@
 """The README stays true to the code: its configuration table names every variable the projects read."""
 import re
 
-from .processes import REPO_DIR
+from harness.processes import REPO_DIR
 
 # os.environ.get("NAME" or django-environ's env.str("NAME" in Python, ${NAME in the start scripts.
 READS = re.compile(r'(?:os\.environ\.get|env\.[a-z_]+)\(\s*"([A-Z][A-Z0-9_]+)"|\$\{([A-Z][A-Z0-9_]+)')

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from .processes import RABBITMQ_URL, Browser
-from .services import declare_queue, existing_queue_depth
+from harness.processes import RABBITMQ_URL, HttpClient
+from harness.services import declare_queue, existing_queue_depth
 
 UPLOAD_SIZE = 200 * 1024 * 1024
 CHUNK = b"x" * (256 * 1024)
@@ -47,7 +47,7 @@ def body_length(token: str) -> int:
     return sum(len(chunk) for chunk in multipart_body(token) if chunk is not CHUNK) + UPLOAD_SIZE
 
 
-def stream_upload(stack, browser: Browser, watch_folder: Path) -> tuple[bytes, int]:
+def stream_upload(stack, browser: HttpClient, watch_folder: Path) -> tuple[bytes, int]:
     """POST the 200 MB multipart body over a raw socket, stopping when the server answers.
 
     Returns the answer's first bytes and the most bytes seen in watch_folder meanwhile.
@@ -87,7 +87,7 @@ def test_a_200_mb_multipart_upload_is_refused_before_it_reaches_the_disk(web_wit
     tmp = Path(stack.extra_env["TMPDIR"])
     saved_before = len(stack.submissions())
 
-    answer, most_spooled = stream_upload(stack, Browser(stack.base_url), tmp)
+    answer, most_spooled = stream_upload(stack, HttpClient(stack.base_url), tmp)
 
     assert answer.startswith(b"HTTP/1.1 415 "), answer[:200]
     assert most_spooled < SPOOLED_THRESHOLD, f"{most_spooled} bytes spooled to {tmp}"
@@ -106,7 +106,7 @@ def test_a_200_mb_multipart_upload_is_refused_before_it_reaches_the_disk(web_wit
     ids=["multipart-without-files", "json", "text"],
 )
 def test_a_post_that_is_not_an_urlencoded_form_is_415_with_a_message(web_without_worker, content_type, body):
-    browser = Browser(web_without_worker.base_url)
+    browser = HttpClient(web_without_worker.base_url)
     token = browser.csrf_token()
     saved_before = len(web_without_worker.submissions())
 
@@ -123,7 +123,7 @@ def test_a_post_that_is_not_an_urlencoded_form_is_415_with_a_message(web_without
 
 
 def test_the_form_still_works(web_without_worker):
-    page = Browser(web_without_worker.base_url).submit("still", "works")
+    page = HttpClient(web_without_worker.base_url).submit("still", "works")
 
     assert page.status_code == 200
     assert "still" in [row["first"] for row in web_without_worker.submissions()]

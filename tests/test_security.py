@@ -11,8 +11,17 @@ import pytest
 import requests
 from kombu import Connection
 
-from .processes import RABBITMQ_URL, VENV_BIN, WEB_COMMAND, WEB_DIR, WORKER_COMMAND, WORKER_DIR, Browser, free_port
-from .services import require
+from harness.processes import (
+    RABBITMQ_URL,
+    VENV_BIN,
+    WEB_COMMAND,
+    WEB_DIR,
+    WORKER_COMMAND,
+    WORKER_DIR,
+    HttpClient,
+    free_port,
+)
+from harness.services import require
 
 FOREIGN_HOST = "evil.example"
 
@@ -22,7 +31,7 @@ def running_stack(make_module_stack):
     stack = make_module_stack(DJANGO_ALLOWED_HOSTS="127.0.0.1,web.example")
     worker = stack.start_worker()
     web = stack.start_web()
-    Browser(stack.base_url).submit("secret", "cats")
+    HttpClient(stack.base_url).submit("secret", "cats")
     return stack, worker, web
 
 
@@ -109,7 +118,7 @@ def test_logs_show_connection_urls_with_the_password_masked(running_stack):
 def test_with_secure_https_cookies_are_secure_and_hsts_is_sent_over_https(make_stack):
     stack = make_stack(DJANGO_BEHIND_HTTPS_PROXY="true")
     stack.start_web()
-    browser = Browser(stack.base_url)
+    browser = HttpClient(stack.base_url)
     https = {"X-Forwarded-Proto": "https"}
 
     plain = requests.get(stack.base_url + "/", timeout=10)

@@ -5,7 +5,7 @@ from contextlib import ExitStack
 import pytest
 import requests
 
-from .processes import wait_until
+from harness.processes import wait_until
 
 SLOW_SOCKETS = 300
 REAL_REQUESTS = 20

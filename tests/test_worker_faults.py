@@ -4,8 +4,8 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from .processes import Browser, post_duration, submit_concurrently, wait_until
-from .services import queue_depth
+from harness.processes import HttpClient, post_duration, submit_concurrently, wait_until
+from harness.services import queue_depth
 
 RESULT_TIMEOUT = 2
 
@@ -29,7 +29,7 @@ def test_with_no_worker_submissions_answer_pending_in_time_and_complete_later(ma
         waiting = background.submit(submit_concurrently, stack.base_url, pairs, len(pairs))
         time.sleep(0.5)
         # Every submission is now waiting for a worker; the form must not wait behind them.
-        form = Browser(stack.base_url).get("/")
+        form = HttpClient(stack.base_url).get("/")
         pages = waiting.result(timeout=60)
 
     assert form.status_code == 200
@@ -46,7 +46,7 @@ def test_with_no_worker_submissions_answer_pending_in_time_and_complete_later(ma
         timeout=30,
         what="the worker running every queued task",
     )
-    browser = Browser(stack.base_url)
+    browser = HttpClient(stack.base_url)
     by_page, by_command = pages[:3], pages[3:]
     for page in by_page:
         assert "es cats" in browser.wait_until_recorded(page)
@@ -89,7 +89,7 @@ def test_a_pool_process_killed_with_a_task_in_hand_loses_no_task(make_stack):
     finally:
         os.kill(pool, signal.SIGKILL)
 
-    browser = Browser(stack.base_url)
+    browser = HttpClient(stack.base_url)
     for page in pages:
         assert "es dogs" in browser.wait_until_recorded(page)
     worker.check_running()
@@ -126,7 +126,7 @@ def test_a_whole_worker_killed_with_tasks_reserved_loses_no_task(make_stack):
     assert given_back.ready == len(pairs), "no task lost with the worker"
 
     stack.start_worker()
-    browser = Browser(stack.base_url)
+    browser = HttpClient(stack.base_url)
     for page in pages:
         assert "es fish" in browser.wait_until_recorded(page)
     assert_each_line_once(stack, pairs)
@@ -141,7 +141,7 @@ def test_two_workers_on_one_queue_share_the_load_and_each_result_is_written_once
     pages = submit_concurrently(stack.base_url, pairs)
 
     assert all(page.status_code == 200 for page in pages)
-    browser = Browser(stack.base_url)
+    browser = HttpClient(stack.base_url)
     for page in pages:
         browser.wait_until_recorded(page)
     done_by = [worker.log().count(" succeeded in ") for worker in workers]

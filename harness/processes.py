@@ -287,8 +287,9 @@ class Process:
             self.popen.wait(timeout=5)
 
 
-class Browser:
-    """A requests session that uses the form the way a browser does."""
+class HttpClient:
+    """An HTTP client (a requests session) that uses the form as a browser would: GET it for the
+    CSRF token, POST it, follow the redirect."""
 
     def __init__(self, base_url: str):
         self.base_url = base_url
@@ -331,7 +332,7 @@ def submit_concurrently(base_url: str, pairs: list[tuple[str, str]], clients: in
     """
     def submit(pair):
         try:
-            return Browser(base_url).submit(*pair)
+            return HttpClient(base_url).submit(*pair)
         except requests.RequestException as exc:
             return exc
 
