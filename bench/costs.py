@@ -10,6 +10,7 @@ contention of the load levels; a static file of the project gives gunicorn's
 own cost of a request. The baseline answers its POST with the page itself,
 the project redirects to the submission's page (POST/redirect/GET).
 """
+
 import sys
 import time
 from collections.abc import Callable
@@ -44,14 +45,12 @@ def request_kinds(system: System, browser: HttpClient) -> dict[str, Callable[[in
         detail = browser.path_of(post(browser, token, 0, follow=True))
         kinds["POST / (send, wait, record; answers with a redirect)"] = lambda n: post(browser, token, n, False)
         kinds["GET the submission's page"] = lambda n: browser.get(detail).raise_for_status()
-        kinds["GET a static file (gunicorn's own cost)"] = (
-            lambda n: browser.get("/static/submissions/style.css").raise_for_status()
-        )
+        kinds["GET a static file (gunicorn's own cost)"] = lambda n: browser.get(
+            "/static/submissions/style.css"
+        ).raise_for_status()
     else:
         kinds = {"GET / (the form)": get_form}
-        kinds["POST / (send, spin on ready(), write; answers with the page)"] = (
-            lambda n: post(browser, token, n, False)
-        )
+        kinds["POST / (send, spin on ready(), write; answers with the page)"] = lambda n: post(browser, token, n, False)
     return kinds
 
 
@@ -68,10 +67,15 @@ def measure(system: System, count: int) -> list[dict]:
             call(number)
         seconds = time.monotonic() - started
         web, worker = (metrics.cpu_delta(before[pid], metrics.cpu_seconds([pid])) for pid in pids)
-        rows.append({
-            "system": system.name, "request": kind, "web_ms": web / count * 1000,
-            "worker_ms": worker / count * 1000, "wall_ms": seconds / count * 1000,
-        })
+        rows.append(
+            {
+                "system": system.name,
+                "request": kind,
+                "web_ms": web / count * 1000,
+                "worker_ms": worker / count * 1000,
+                "wall_ms": seconds / count * 1000,
+            }
+        )
         print(f"{system.name:8} {kind:62} web {rows[-1]['web_ms']:5.2f} ms", flush=True)
     return rows
 
@@ -104,8 +108,10 @@ def main(count: int = 300) -> int:
         "",
         "| system | request | web CPU ms | worker CPU ms | wall ms |",
         "| --- | --- | ---: | ---: | ---: |",
-        *(f"| {r['system']} | {r['request']} | {r['web_ms']:.2f} | {r['worker_ms']:.2f} | {r['wall_ms']:.2f} |"
-          for r in rows),
+        *(
+            f"| {r['system']} | {r['request']} | {r['web_ms']:.2f} | {r['worker_ms']:.2f} | {r['wall_ms']:.2f} |"
+            for r in rows
+        ),
         "",
         "Web CPU of a whole cycle (the static file left out): "
         + ", ".join(f"{name} {ms:.2f} ms" for name, ms in cycle.items())

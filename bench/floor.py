@@ -4,6 +4,7 @@ Run as its own process, so that its CPU is measured like the web app's:
     python -m bench.floor CLIENTS WARMUP_SECONDS DURATION_SECONDS
 It prints "measuring" when the warm-up ends, then one JSON line of samples.
 """
+
 import json
 import os
 import sys
@@ -54,14 +55,19 @@ def main(clients: int, warmup: float, duration: float) -> None:
     for thread in threads:
         thread.join(GET_TIMEOUT)
     inside = [s for s in samples if window_start <= s[0] <= window_end]
-    print(json.dumps({
-        "duration": window_end - window_start,
-        "latencies": [s[1] for s in inside],
-        "submissions": len(samples),
-        "wrong": sum(1 for s in samples if not s[2]),
-        "errors": errors[:5],
-        "error_count": len(errors),
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "duration": window_end - window_start,
+                "latencies": [s[1] for s in inside],
+                "submissions": len(samples),
+                "wrong": sum(1 for s in samples if not s[2]),
+                "errors": errors[:5],
+                "error_count": len(errors),
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

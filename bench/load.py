@@ -1,4 +1,5 @@
 """Closed-loop load: each client is a browser that GETs the form, POSTs it, follows the redirect."""
+
 import itertools
 import threading
 import time

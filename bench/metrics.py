@@ -1,4 +1,5 @@
 """What the benchmark counts: CPU and memory of process trees, and Redis commands."""
+
 import contextlib
 import threading
 from urllib.parse import urlparse

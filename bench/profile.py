@@ -9,6 +9,7 @@ inside Django's request handler, so they say where a request's latency goes.
 Each line is the share of samples whose stack passes through that function, so
 shares overlap.
 """
+
 import subprocess
 import sys
 import tempfile
@@ -68,10 +69,25 @@ def main(clients: int = 16, seconds: int = 15, mode: str = "cpu") -> int:
         time.sleep(2)
         started = time.monotonic()
         subprocess.run(
-            [str(VENV_BIN / "py-spy"), "record", *sampling, "--subprocesses", "--rate", "250",
-             "--duration", str(seconds), "--format", "raw", "--output", str(raw_path),
-             "--pid", str(system.web_pid)],
-            check=True, capture_output=True, timeout=seconds + 60,
+            [
+                str(VENV_BIN / "py-spy"),
+                "record",
+                *sampling,
+                "--subprocesses",
+                "--rate",
+                "250",
+                "--duration",
+                str(seconds),
+                "--format",
+                "raw",
+                "--output",
+                str(raw_path),
+                "--pid",
+                str(system.web_pid),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=seconds + 60,
         )
         ended = time.monotonic()
         load.stop()
@@ -80,8 +96,11 @@ def main(clients: int = 16, seconds: int = 15, mode: str = "cpu") -> int:
         delete_queue(BROKER_URL, system.stack.queue)
     done = load.between(started, ended)
     total, counts = shares(raw_path, within="" if mode == "cpu" else REQUEST_FRAME)
-    what = "GIL-holding samples of the gunicorn workers" if mode == "cpu" else (
-        "samples of gunicorn threads inside a Django request, waiting or running")
+    what = (
+        "GIL-holding samples of the gunicorn workers"
+        if mode == "cpu"
+        else ("samples of gunicorn threads inside a Django request, waiting or running")
+    )
     lines = [
         f"# Profile ({mode}) of the project's web processes, {datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
         "",

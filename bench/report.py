@@ -1,4 +1,5 @@
 """Turn a benchmark run into a Markdown table and a plot."""
+
 import json
 from pathlib import Path
 
@@ -24,10 +25,22 @@ def aggregate(turns: list[dict]) -> dict:
     rows: dict[tuple[str, int], dict] = {}
     for turn in turns:
         key = (turn["system"], turn["clients"])
-        row = rows.setdefault(key, {"count": 0, "failed": 0, "errors": 0, "seconds": 0.0, "latencies": [],
-                                    "redis_submissions": 0, "redis_keys_left": 0,
-                                    "post_latencies": [], "cpu": dict.fromkeys(ROLES, 0.0), "redis": {},
-                                    "peak_rss": {"web": 0, "worker": 0}})
+        row = rows.setdefault(
+            key,
+            {
+                "count": 0,
+                "failed": 0,
+                "errors": 0,
+                "seconds": 0.0,
+                "latencies": [],
+                "redis_submissions": 0,
+                "redis_keys_left": 0,
+                "post_latencies": [],
+                "cpu": dict.fromkeys(ROLES, 0.0),
+                "redis": {},
+                "peak_rss": {"web": 0, "worker": 0},
+            },
+        )
         for name in ("count", "failed", "errors", "seconds", "redis_submissions"):
             row[name] += turn[name]
         row["redis_keys_left"] += turn.get("redis_keys_left", 0)
@@ -70,8 +83,9 @@ def targets(rows: dict, scenario: dict) -> list[tuple[str, str, bool]]:
         found.append(("Redis commands per submission ≤ 8 (every level)", f"{worst:.2f} at most", worst <= 8))
     if "project" in scenario:
         p99 = scenario_p99(scenario["project"])
-        found.append(("Worker stopped, 32 waiting: form GET p99 < 100 ms", format_scenario(scenario["project"]),
-                      p99 < 100))
+        found.append(
+            ("Worker stopped, 32 waiting: form GET p99 < 100 ms", format_scenario(scenario["project"]), p99 < 100)
+        )
     return found
 
 
@@ -136,16 +150,23 @@ def markdown(raw: dict) -> str:
             per = ", ".join(f"{name} {n / max(row['redis_submissions'], 1):.2f}" for name, n in calls)
             lines.append(f"- {system}: {per}")
     per_result = machine.get("redis_bytes_per_result", 0)
-    lines += ["", "Redis memory that results leave behind per submission (keys after each turn minus "
-              f"before it, all levels, at {per_result} bytes a stored result, MEMORY USAGE of a sample):"]
+    lines += [
+        "",
+        "Redis memory that results leave behind per submission (keys after each turn minus "
+        f"before it, all levels, at {per_result} bytes a stored result, MEMORY USAGE of a sample):",
+    ]
     for system in systems:
         left = [row for (name, _), row in rows.items() if name == system]
         keys = sum(row["redis_keys_left"] for row in left) / max(sum(row["redis_submissions"] for row in left), 1)
         lines.append(f"- {system}: {keys:.2f} keys, about {keys * per_result:.0f} bytes")
-    lines += ["", "## Ratios", "",
-              "| clients | req/s project ÷ baseline | CPU/submission project ÷ baseline | p50 project ÷ baseline "
-              "| p50 project ÷ floor |",
-              "| ---: | ---: | ---: | ---: | ---: |"]
+    lines += [
+        "",
+        "## Ratios",
+        "",
+        "| clients | req/s project ÷ baseline | CPU/submission project ÷ baseline | p50 project ÷ baseline "
+        "| p50 project ÷ floor |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+    ]
     for clients in levels:
         project, baseline, floor = (rows.get((s, clients)) for s in ("project", "baseline", "floor"))
         if not project:
@@ -158,8 +179,13 @@ def markdown(raw: dict) -> str:
         ]
         lines.append(f"| {clients} | " + " | ".join(cells) + " |")
     if raw["scenario"]:
-        lines += ["", f"## Worker stopped, {32} submissions waiting: GET of the form page", "",
-                  "| system | queued messages | form page |", "| --- | ---: | --- |"]
+        lines += [
+            "",
+            f"## Worker stopped, {32} submissions waiting: GET of the form page",
+            "",
+            "| system | queued messages | form page |",
+            "| --- | ---: | --- |",
+        ]
         for system, outcome in raw["scenario"].items():
             lines.append(f"| {system} | {outcome['queued']} | {format_scenario(outcome)} |")
     lines += ["", "## Targets", "", "| target | measured | met |", "| --- | --- | --- |"]
@@ -167,9 +193,12 @@ def markdown(raw: dict) -> str:
         lines.append(f"| {what} | {measured} | {'yes' if met else '**no**'} |")
     if raw.get("integrity"):
         integrity = raw["integrity"]
-        lines += ["", f"Results file of the project: {integrity['submissions']} submissions answered, "
-                      f"{integrity['lines']} lines, {integrity['missing']} missing, "
-                      f"{integrity['duplicated']} duplicated."]
+        lines += [
+            "",
+            f"Results file of the project: {integrity['submissions']} submissions answered, "
+            f"{integrity['lines']} lines, {integrity['missing']} missing, "
+            f"{integrity['duplicated']} duplicated.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -208,8 +237,10 @@ def plot(raw: dict, path: Path) -> None:
         axis.set_xlabel("concurrent clients")
         axis.grid(True, which="both", alpha=0.3)
     axes.flat[0].legend()
-    figure.suptitle(f"django-redis-celery benchmark, {machine['date']}, {machine['cores']} cores "
-                    "(project, seed's way as baseline, bare Celery client as floor)")
+    figure.suptitle(
+        f"django-redis-celery benchmark, {machine['date']}, {machine['cores']} cores "
+        "(project, seed's way as baseline, bare Celery client as floor)"
+    )
     figure.tight_layout()
     figure.savefig(path, dpi=90)
     plt.close(figure)
@@ -224,12 +255,16 @@ def write(raw: dict, results_dir: Path) -> str:
     summary = {
         "machine": raw["machine"],
         "rows": [
-            {"system": system, "clients": clients,
-             **{k: v for k, v in row.items() if k not in ("latencies", "post_latencies")}}
+            {
+                "system": system,
+                "clients": clients,
+                **{k: v for k, v in row.items() if k not in ("latencies", "post_latencies")},
+            }
             for (system, clients), row in sorted(rows.items())
         ],
-        "scenario": {name: {k: v for k, v in outcome.items() if k != "posted"}
-                     for name, outcome in raw["scenario"].items()},
+        "scenario": {
+            name: {k: v for k, v in outcome.items() if k != "posted"} for name, outcome in raw["scenario"].items()
+        },
         "integrity": raw.get("integrity"),
     }
     (results_dir / "bench.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")

@@ -4,6 +4,7 @@ All three run side by side against the same RabbitMQ and Redis, each on a queue
 of its own, and take turns at every load level, so that a noisy neighbour
 slows them alike; the report compares them as ratios.
 """
+
 import contextlib
 import json
 import os
@@ -187,9 +188,7 @@ class Window:
     def summary(self) -> dict:
         return {
             "seconds": self.ended - self.started,
-            "cpu": {
-                role: metrics.cpu_delta(self.cpu_before[role], self.cpu_after[role]) for role in self.pids
-            },
+            "cpu": {role: metrics.cpu_delta(self.cpu_before[role], self.cpu_after[role]) for role in self.pids},
             "redis": metrics.RedisCommands.delta(self.redis_before, self.redis_after),
             "redis_submissions": self.redis_submissions,
             "redis_keys_left": self.redis_keys_after - self.redis_keys_before,
@@ -295,16 +294,22 @@ def main() -> int:
                 for name in order[shift:] + order[:shift]:
                     window = Window(redis_commands, running)
                     outcome = systems[name].run_level(level, window)
-                    turns.append({"system": name, "clients": level, "round": round_number,
-                                  **outcome, **window.summary()})
-                    print(f"{name:8} {level:3} clients round {round_number}: "
-                          f"{outcome['count'] / window.summary()['seconds']:7.1f} submissions/s",
-                          flush=True)
+                    turns.append(
+                        {"system": name, "clients": level, "round": round_number, **outcome, **window.summary()}
+                    )
+                    print(
+                        f"{name:8} {level:3} clients round {round_number}: "
+                        f"{outcome['count'] / window.summary()['seconds']:7.1f} submissions/s",
+                        flush=True,
+                    )
         for name in ("project", "baseline"):
             if name in systems:
                 scenario[name] = worker_stopped_scenario(systems[name])
-                print(f"{name:8} worker stopped: {scenario[name]['timeouts']} of "
-                      f"{scenario[name]['probes']} form GETs timed out", flush=True)
+                print(
+                    f"{name:8} worker stopped: {scenario[name]['timeouts']} of "
+                    f"{scenario[name]['probes']} form GETs timed out",
+                    flush=True,
+                )
         integrity = {}
         if "project" in systems:
             integrity = check_project_results(systems["project"], scenario.get("project", {}).get("posted", []))
@@ -317,7 +322,10 @@ def main() -> int:
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "seconds": round(time.monotonic() - started),
-        "levels": LEVELS, "rounds": ROUNDS, "warmup": WARMUP, "duration": DURATION,
+        "levels": LEVELS,
+        "rounds": ROUNDS,
+        "warmup": WARMUP,
+        "duration": DURATION,
     }
     machine["redis_bytes_per_result"] = round(redis_commands.bytes_per_result())
     raw = {"machine": machine, "turns": turns, "scenario": scenario, "integrity": integrity}

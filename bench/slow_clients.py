@@ -6,6 +6,7 @@ header line every DRIP_SECONDS without ever finishing (a slowloris), and times G
 one client meanwhile. Run: python -m bench.slow_clients [--sockets 300] [--requests 100]
 Prints the client's p50, p99 and max, and how many of its requests failed.
 """
+
 import argparse
 import socket
 import statistics

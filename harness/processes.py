@@ -3,6 +3,7 @@
 Every wait here is bounded; a process that does not come up in time fails the
 test with its own log attached.
 """
+
 import os
 import re
 import signal
@@ -228,8 +229,19 @@ class PrivateRedis:
     def start(self) -> "Process":
         log_path = self.root / f"redis-{self.port}.log"
         popen = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", str(self.root)],
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.root),
+            ],
             stdout=open(log_path, "ab"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -313,7 +325,7 @@ class HttpClient:
         return self.session.post(self.base_url + "/", data=data, **kwargs)
 
     def path_of(self, page: requests.Response) -> str:
-        return page.url[len(self.base_url):]
+        return page.url[len(self.base_url) :]
 
     def wait_until_recorded(self, page: requests.Response, timeout: float = 30) -> str:
         """Reload a submission's page until it is no longer pending; return its text."""
@@ -330,6 +342,7 @@ def submit_concurrently(base_url: str, pairs: list[tuple[str, str]], clients: in
 
     Each item of the answer is the final response, or the exception its request raised.
     """
+
     def submit(pair):
         try:
             return HttpClient(base_url).submit(*pair)

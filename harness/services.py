@@ -1,4 +1,5 @@
 """Reach the machine's RabbitMQ and Redis, look inside them and break them; with CI=true a missing one fails the run."""
+
 import os
 import socket
 import subprocess
@@ -67,8 +68,15 @@ class QueueDepth:
 def queue_depth(queue: str) -> QueueDepth | None:
     """Messages waiting and delivered-but-unacknowledged in a queue of vhost rabbit; None if absent."""
     listing = rabbitmqctl(
-        "list_queues", "-p", RABBITMQ_VHOST, "--no-table-headers",
-        "name", "messages_ready", "messages_unacknowledged", "type", "arguments",
+        "list_queues",
+        "-p",
+        RABBITMQ_VHOST,
+        "--no-table-headers",
+        "name",
+        "messages_ready",
+        "messages_unacknowledged",
+        "type",
+        "arguments",
     )
     for line in listing.splitlines():
         name, ready, unacknowledged, queue_type, arguments = line.split("\t", 4)

@@ -1,4 +1,5 @@
 """Debian's Chromium driven by Playwright; with CI=true a missing Chromium fails the run."""
+
 import os
 import shutil
 from contextlib import contextmanager

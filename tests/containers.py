@@ -4,6 +4,7 @@ docker-compose talks to the Docker API that DOCKER_HOST names or, without one, t
 `podman system service` started here. Podman schedules healthchecks with systemd, which
 these machines lack, so HealthcheckRunner runs them. Every command and wait is bounded.
 """
+
 import os
 import shutil
 import socket
@@ -21,8 +22,15 @@ COMMAND_TIMEOUT = 180
 HEALTHCHECK_INTERVAL = 3
 # Variables the compose file reads; the tests set the ones they need, a user's never leak in.
 COMPOSE_VARIABLES = (
-    "DJANGO_SECRET_KEY", "RABBITMQ_PASSWORD", "POSTGRES_PASSWORD", "FLOWER_BASIC_AUTH",
-    "FLOWER_HOST_PORT", "WEB_PORT", "APP_UID", "COMPOSE_PROJECT_NAME", "COMPOSE_FILE",
+    "DJANGO_SECRET_KEY",
+    "RABBITMQ_PASSWORD",
+    "POSTGRES_PASSWORD",
+    "FLOWER_BASIC_AUTH",
+    "FLOWER_HOST_PORT",
+    "WEB_PORT",
+    "APP_UID",
+    "COMPOSE_PROJECT_NAME",
+    "COMPOSE_FILE",
     "COMPOSE_PROFILES",
 )
 
@@ -110,8 +118,12 @@ class HealthcheckRunner(threading.Thread):
         while not self.stopped.wait(HEALTHCHECK_INTERVAL):
             try:
                 containers = engine(
-                    "ps", "--quiet", "--filter", f"label=com.docker.compose.project={self.project}",
-                    timeout=30, check=False,
+                    "ps",
+                    "--quiet",
+                    "--filter",
+                    f"label=com.docker.compose.project={self.project}",
+                    timeout=30,
+                    check=False,
                 ).split()
                 for container in containers:
                     # Containers without a healthcheck, or stopping meanwhile, just fail here.
@@ -165,8 +177,10 @@ class ComposeProject:
 
     def containers(self, service: str, all_states: bool = False) -> list[str]:
         filters = [
-            "--filter", f"label=com.docker.compose.project={self.name}",
-            "--filter", f"label=com.docker.compose.service={service}",
+            "--filter",
+            f"label=com.docker.compose.project={self.name}",
+            "--filter",
+            f"label=com.docker.compose.service={service}",
         ]
         return engine("ps", "--quiet", *(["--all"] if all_states else []), *filters).split()
 
@@ -175,9 +189,7 @@ class ComposeProject:
 
     def state(self, container: str) -> tuple[str, int]:
         """The container's status (running, exited...) and how often it was restarted."""
-        status, restarts = engine(
-            "inspect", "--format", "{{.State.Status}} {{.RestartCount}}", container
-        ).split()
+        status, restarts = engine("inspect", "--format", "{{.State.Status}} {{.RestartCount}}", container).split()
         return status, int(restarts)
 
     def wait_healthy(self, services: dict[str, int], timeout: float = 300):
@@ -199,8 +211,16 @@ class ComposeProject:
     def down(self):
         """Remove the project's containers, volumes, networks and built images, Flower's included."""
         self.run(
-            "--profile", "monitoring", "down", "--volumes", "--remove-orphans", "--rmi", "local",
-            "--timeout", "10", timeout=300,
+            "--profile",
+            "monitoring",
+            "down",
+            "--volumes",
+            "--remove-orphans",
+            "--rmi",
+            "local",
+            "--timeout",
+            "10",
+            timeout=300,
         )
 
     def leftovers(self) -> dict[str, list[str]]:
@@ -215,10 +235,17 @@ class ComposeProject:
 
 def copy_tracked_files(destination: Path):
     """The repository's files as a fresh clone has them (with the working tree's changes)."""
-    listing = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO_DIR, capture_output=True, check=True, timeout=60,
-    ).stdout.decode().split("\0")
+    listing = (
+        subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            cwd=REPO_DIR,
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for relative in filter(None, listing):
         source = REPO_DIR / relative
         if source.is_file():

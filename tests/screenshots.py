@@ -1,7 +1,8 @@
 """Take the README's screenshots with the real processes and Chromium.
 
-    .venv/bin/python -m tests.screenshots [folder]     # default docs/screenshots
+.venv/bin/python -m tests.screenshots [folder]     # default docs/screenshots
 """
+
 import sys
 import tempfile
 from pathlib import Path

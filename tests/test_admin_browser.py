@@ -1,4 +1,5 @@
 """The Django admin in Chromium, logged in with an account made by `make manage ARGS="createsuperuser"`."""
+
 import re
 
 import pytest

@@ -2,6 +2,7 @@
 
 The machine's Redis serves others, so the test runs a redis-server of its own.
 """
+
 import pytest
 
 from harness.processes import HttpClient, PrivateRedis, post_duration, wait_until

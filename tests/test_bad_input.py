@@ -2,6 +2,7 @@
 
 Each bad request gets its status and a message, and nothing is queued or written.
 """
+
 import json
 import pickle
 import uuid
@@ -161,7 +162,9 @@ def test_a_pickle_message_is_refused_by_the_worker_and_nothing_runs(full_stack, 
     task_id = str(uuid.uuid4())
     body = pickle.dumps(((TouchOnUnpickle(marker), "dogs"), {}, {}))
 
-    publish_raw(RABBITMQ_URL, stack.queue, body, "application/x-python-serialize", task_headers("adding_taski", task_id))
+    publish_raw(
+        RABBITMQ_URL, stack.queue, body, "application/x-python-serialize", task_headers("adding_taski", task_id)
+    )
 
     wait_until(lambda: "untrusted content of type pickle" in worker.log(), timeout=15, what="the refusal in the log")
     assert not marker.exists(), "the pickle was never loaded"

@@ -1,4 +1,5 @@
 """A smoke test of the benchmark's own load generator and counters (bench/), against the project."""
+
 import time
 
 from bench import metrics

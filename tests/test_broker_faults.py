@@ -1,4 +1,5 @@
 """RabbitMQ stopped and started under load, and the quorum queue type, against the local RabbitMQ."""
+
 import threading
 import time
 

@@ -1,4 +1,5 @@
 """Every way the broker can refuse a publish is the 503 page, with nothing saved and nothing pending."""
+
 import pytest
 
 from harness.processes import HttpClient

@@ -1,4 +1,5 @@
 """What a user sees, in Debian's Chromium: the form, the history, a submission's live page."""
+
 import re
 
 import pytest
@@ -124,7 +125,7 @@ def test_the_pages_fit_a_phone_screen(make_stack, browser):
     submit(page, stack.base_url, "a rather long first text to wrap", "and a second one")
     expect(page.locator("#result")).to_have_text("a rather long first text to wrap es and a second one")
 
-    detail_path = page.url[len(stack.base_url):]
+    detail_path = page.url[len(stack.base_url) :]
     page.goto(stack.base_url + "/")
     expect(page.get_by_label("First text")).to_be_visible()
     expect(page.locator("table.history thead")).to_be_hidden()  # rows turn into labelled cards

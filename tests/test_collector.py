@@ -1,5 +1,6 @@
 """No submission left behind: the collector records late results with nobody looking, sends lost
 tasks again, finishes recordings a crash interrupted; a full disk is a 503 with a link."""
+
 import json
 import os
 import shutil
@@ -114,7 +115,12 @@ def test_a_task_lost_every_time_fails_with_its_reason_and_a_late_result_still_co
     assert stack.results_lines() == []
 
     # One of the copies was running after all: its result comes late.
-    meta = {"status": "SUCCESS", "result": "cats es dogs", "task_id": str(uuid.UUID(str(row["task_id"]))), "date_done": None}
+    meta = {
+        "status": "SUCCESS",
+        "result": "cats es dogs",
+        "task_id": str(uuid.UUID(str(row["task_id"]))),
+        "date_done": None,
+    }
     redis_client().set(result_key(row["task_id"]), json.dumps(meta))
     wait_until(lambda: stack.results_lines(), timeout=30, what="the late line written")
 

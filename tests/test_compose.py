@@ -4,6 +4,7 @@ A compose client validates the file where one is installed; everything else is r
 from the files themselves, and compared with the settings and with the commands the
 Procfile and the end-to-end tests start.
 """
+
 import ast
 import fnmatch
 import json
@@ -66,11 +67,7 @@ def reads_environment(node: ast.AST) -> bool:
 def environment_names_read(path: Path) -> set[str]:
     """Names of the environment variables a Python file reads, directly or through a helper."""
     tree = ast.parse(path.read_text())
-    helpers = {
-        node.name
-        for node in ast.walk(tree)
-        if isinstance(node, ast.FunctionDef) and reads_environment(node)
-    }
+    helpers = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) and reads_environment(node)}
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and node.args:
@@ -138,9 +135,7 @@ def compose_command() -> list[str] | None:
     if shutil.which("docker-compose"):
         return ["docker-compose"]
     if shutil.which("docker"):
-        probe = subprocess.run(
-            ["docker", "compose", "version"], capture_output=True, timeout=COMPOSE_TIMEOUT
-        )
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=COMPOSE_TIMEOUT)
         if probe.returncode == 0:
             return ["docker", "compose"]
     return None
@@ -336,7 +331,10 @@ def test_flower_without_credentials_stops_instead_of_restarting_for_ever(service
     environment = {name: value for name, value in os.environ.items() if name != "FLOWER_BASIC_AUTH"}
     refused = subprocess.run(
         [str(REPO_DIR / "rabbitmq_celery" / "bin" / "start-flower")],
-        env=environment, capture_output=True, text=True, timeout=30,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert refused.returncode == 1
     assert "FLOWER_BASIC_AUTH is not set" in refused.stderr
@@ -375,12 +373,7 @@ def test_web_and_worker_wait_for_healthy_services(services):
 
 
 def test_named_volumes_are_declared(compose, services):
-    used = {
-        source
-        for service in services.values()
-        for source, _ in volume_mounts(service)
-        if is_named_volume(source)
-    }
+    used = {source for service in services.values() for source, _ in volume_mounts(service) if is_named_volume(source)}
     assert {"rabbitmq-data", "redis-data", "postgres-data", "django-secret"} <= used
     assert used == set(compose.get("volumes") or {})
 
@@ -440,9 +433,9 @@ def test_dockerfile_builds_a_slim_pinned_non_root_image(dockerfile):
     assert last(dockerfile, "ENTRYPOINT") == '["docker-entrypoint"]'
     assert ("COPY", "docker/docker-entrypoint docker/with-secret-key /usr/local/bin/") in steps
     assert "exec setpriv --reuid=app" in (REPO_DIR / "docker" / "docker-entrypoint").read_text()
-    assert any(
-        'test "${APP_UID}" != 0' in args for name, args in steps if name == "RUN"
-    ), "APP_UID=0 is refused with a message"
+    assert any('test "${APP_UID}" != 0' in args for name, args in steps if name == "RUN"), (
+        "APP_UID=0 is refused with a message"
+    )
     assert last(dockerfile, "CMD").startswith("["), "exec form, so the process gets the stop signal"
     for name in env_names(dockerfile):
         assert INTERPRETER_VARIABLES.match(name), f"{name} belongs in docker-compose.yml"
@@ -502,11 +495,25 @@ def test_dockerignore_keeps_secrets_and_local_state_out_but_not_the_code():
         if line.strip() and not line.startswith("#")
     ]
     assert not any(pattern.startswith("!") for pattern in patterns)
-    for left_out in (".env", ".django-secret-key", ".git/config", ".venv/bin/python",
-                     ".embedded-broker/queue", "web_app/db.sqlite3", "web_app/tests/test_views.py",
-                     "rabbitmq_celery/adding/__pycache__/tasks.cpython-311.pyc"):
+    for left_out in (
+        ".env",
+        ".django-secret-key",
+        ".git/config",
+        ".venv/bin/python",
+        ".embedded-broker/queue",
+        "web_app/db.sqlite3",
+        "web_app/tests/test_views.py",
+        "rabbitmq_celery/adding/__pycache__/tasks.cpython-311.pyc",
+    ):
         assert dockerignored(left_out, patterns), f"{left_out} would be sent to the build"
-    for needed in ("requirements.txt", "docker/docker-entrypoint", "docker/with-secret-key", "web_app/manage.py", "web_app/bin/start-web",
-                   "web_app/gunicorn.conf.py", "rabbitmq_celery/manage.py",
-                   "rabbitmq_celery/adding/tasks.py"):
+    for needed in (
+        "requirements.txt",
+        "docker/docker-entrypoint",
+        "docker/with-secret-key",
+        "web_app/manage.py",
+        "web_app/bin/start-web",
+        "web_app/gunicorn.conf.py",
+        "rabbitmq_celery/manage.py",
+        "rabbitmq_celery/adding/tasks.py",
+    ):
         assert not dockerignored(needed, patterns), f"{needed} is needed in the image"

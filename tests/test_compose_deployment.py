@@ -7,6 +7,7 @@ Docker API, on the local stand-ins of the official images (`make stand-in-images
 The form is used through http://127.0.0.1:8000, the port the compose file publishes.
 The tests share one deployment and run in this order; the last removes it.
 """
+
 import os
 import re
 import socket
@@ -89,8 +90,16 @@ def rabbitmq_queue(project: ComposeProject, column: str) -> int:
 
 def submissions_in_database(project: ComposeProject) -> int:
     count = project.exec(
-        "postgres", "psql", "--username", "django", "--dbname", "web_app", "--tuples-only", "--no-align",
-        "--command", "SELECT count(*) FROM submissions_submission",
+        "postgres",
+        "psql",
+        "--username",
+        "django",
+        "--dbname",
+        "web_app",
+        "--tuples-only",
+        "--no-align",
+        "--command",
+        "SELECT count(*) FROM submissions_submission",
     )
     return int(count.strip())
 
@@ -111,7 +120,9 @@ def test_a_submission_goes_through_the_stack_to_the_host_results_folder_of_root(
 def test_the_web_processes_run_as_the_app_user(deployment):
     # Every process but the container's init (pid 1) and this probe: gunicorn's.
     processes = deployment.exec(
-        "web", "python", "-c",
+        "web",
+        "python",
+        "-c",
         "import os\n"
         "for pid in os.listdir('/proc'):\n"
         "    if pid.isdigit() and int(pid) not in (1, os.getpid()):\n"
@@ -224,9 +235,7 @@ def test_flower_without_credentials_stops_with_its_reason(deployment):
     [flower] = deployment.containers("flower", all_states=True)
 
     # on-failure:3 in the compose file: three restarts, then it stays stopped.
-    wait_until(
-        lambda: deployment.state(flower) == ("exited", 3), 120, interval=1, what="Flower given up"
-    )
+    wait_until(lambda: deployment.state(flower) == ("exited", 3), 120, interval=1, what="Flower given up")
 
     assert "FLOWER_BASIC_AUTH is not set" in deployment.run("logs", "flower", timeout=60)
 

@@ -1,4 +1,5 @@
 """Several gunicorn processes and many clients at once: one whole line per result, and a restart loses nothing."""
+
 import re
 
 from harness.processes import HttpClient, submit_concurrently

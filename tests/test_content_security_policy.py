@@ -1,4 +1,5 @@
 """The Content-Security-Policy on every page, and the pages, the admin's included, working under it in Chromium."""
+
 import pytest
 import requests
 from playwright.sync_api import expect
@@ -39,9 +40,7 @@ def watch_for_violations(page) -> list[str]:
     return violations
 
 
-@pytest.mark.parametrize(
-    "path", ["/", "/healthz", "/admin/login/", "/no-such-page/", "/static/submissions/status.js"]
-)
+@pytest.mark.parametrize("path", ["/", "/healthz", "/admin/login/", "/no-such-page/", "/static/submissions/status.js"])
 def test_every_answer_carries_the_policy(stack_without_worker, path):
     response = requests.get(stack_without_worker.base_url + path, timeout=30)
 

@@ -3,6 +3,7 @@ worker registers, with arguments that task's signature accepts.
 
 Each project runs in its own process, since one process holds one Django settings module.
 """
+
 import ast
 import json
 import subprocess

@@ -1,4 +1,5 @@
 """The database's writer lock held by someone else: a clear page within WRITE_LOCK_TIMEOUT, nothing half done."""
+
 import fcntl
 from contextlib import contextmanager
 

@@ -1,4 +1,5 @@
 """The images' scripts in docker/, run on the host: the secret key they share."""
+
 import os
 import stat
 import subprocess

@@ -1,4 +1,5 @@
 """The whole flow with real processes: form → send_task → worker → result → results file."""
+
 import pytest
 
 from harness.processes import HttpClient

@@ -1,4 +1,5 @@
 """Flower as the Procfile starts it: on 127.0.0.1 only, behind basic auth from the environment."""
+
 import json
 import subprocess
 
@@ -23,7 +24,17 @@ def test_flower_refuses_to_start_without_basic_auth(make_stack):
 
 @pytest.mark.parametrize(
     "value",
-    ["admin:s3cret,", "admin:", ":", ",", "admin", ":s3cret", ",admin:s3cret", "admin:s3cret,,ops:pw", "admin:s3cret,ops:"],
+    [
+        "admin:s3cret,",
+        "admin:",
+        ":",
+        ",",
+        "admin",
+        ":s3cret",
+        ",admin:s3cret",
+        "admin:s3cret,,ops:pw",
+        "admin:s3cret,ops:",
+    ],
 )
 def test_flower_refuses_to_start_with_an_empty_user_or_password(make_stack, value):
     stack = make_stack("embedded")
@@ -61,9 +72,9 @@ def test_flower_asks_for_its_password_and_lists_the_worker(make_stack):
     assert requests.get(url + "/", auth=("admin", "wrong"), timeout=10).status_code == 401
     assert requests.get(url + "/", auth=("", ""), timeout=10).status_code == 401
     workers = wait_until(
-        lambda: stack.queue
-        in (text := requests.get(url + "/workers", auth=("admin", "s3cret"), timeout=10).text)
-        and text,
+        lambda: (
+            stack.queue in (text := requests.get(url + "/workers", auth=("admin", "s3cret"), timeout=10).text) and text
+        ),
         timeout=30,
         interval=0.5,
         what="Flower listing the worker",

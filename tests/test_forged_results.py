@@ -1,4 +1,5 @@
 """Whatever the result backend holds for a task, its submission's pages answer, and the others are collected."""
+
 import json
 import uuid
 

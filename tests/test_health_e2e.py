@@ -1,4 +1,5 @@
 """/healthz against real processes: each part reported up, and down when it is stopped or unreachable."""
+
 from concurrent.futures import ThreadPoolExecutor
 
 import psutil
@@ -168,7 +169,10 @@ def test_bursts_of_concurrent_healthz_leave_submissions_completing_and_threads_f
     # full and any thread beyond it is one the checks started.
     threads_per_process = 16
     stack = make_stack(
-        "rabbitmq", HEALTH_CACHE_SECONDS="0", RESULT_TIMEOUT="10", GUNICORN_THREADS=str(threads_per_process),
+        "rabbitmq",
+        HEALTH_CACHE_SECONDS="0",
+        RESULT_TIMEOUT="10",
+        GUNICORN_THREADS=str(threads_per_process),
         GUNICORN_WORKER_CLASS=worker_class,
     )
     stack.start_worker()
@@ -176,8 +180,9 @@ def test_bursts_of_concurrent_healthz_leave_submissions_completing_and_threads_f
 
     def burst():
         with ThreadPoolExecutor(BURST_SIZE) as pool:
-            return list(pool.map(lambda _: requests.get(stack.base_url + "/healthz", timeout=30).status_code,
-                                 range(BURST_SIZE)))
+            return list(
+                pool.map(lambda _: requests.get(stack.base_url + "/healthz", timeout=30).status_code, range(BURST_SIZE))
+            )
 
     pairs = [(f"burst{index}", "dogs") for index in range(SUBMISSIONS)]
     first_statuses = burst()

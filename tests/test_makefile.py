@@ -3,6 +3,7 @@
 Each test writes a scratch env file (what `.env` holds for a user) and passes it
 as ENV_FILE, so that a developer's own `.env` is neither read nor touched.
 """
+
 import os
 import signal
 import subprocess
@@ -126,10 +127,16 @@ def test_make_manage_reads_the_env_file_so_collect_results_finds_a_late_result(m
     stack.start_worker()
     configured = write_env_file(
         tmp_path / "env",
-        **{name: stack.env[name] for name in (
-            "DJANGO_DATABASE_PATH", "RESULTS_DIR", "CELERY_TASK_DEFAULT_QUEUE",
-            "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND",
-        )},
+        **{
+            name: stack.env[name]
+            for name in (
+                "DJANGO_DATABASE_PATH",
+                "RESULTS_DIR",
+                "CELERY_TASK_DEFAULT_QUEUE",
+                "CELERY_BROKER_URL",
+                "CELERY_RESULT_BACKEND",
+            )
+        },
     )
     unconfigured = write_env_file(
         tmp_path / "env-without-services",
@@ -140,9 +147,13 @@ def test_make_manage_reads_the_env_file_so_collect_results_finds_a_late_result(m
 
     without = make("manage", f"ENV_FILE={unconfigured}", "ARGS=collect_results", env=clean_environment())
     collected = wait_until(
-        lambda: "done: 1" in (done := make(
-            "manage", f"ENV_FILE={configured}", "ARGS=collect_results", env=clean_environment()
-        )).stdout and done,
+        lambda: (
+            "done: 1"
+            in (
+                done := make("manage", f"ENV_FILE={configured}", "ARGS=collect_results", env=clean_environment())
+            ).stdout
+            and done
+        ),
         timeout=60,
         interval=1,
         what="collect_results recording the late result",
@@ -160,8 +171,11 @@ def test_make_manage_reads_the_env_file_so_collect_results_finds_a_late_result(m
 
 def test_make_bench_writes_its_run_where_git_ignores_it():
     plan = make("-n", "bench", env=clean_environment())
-    folders = {line.split("BENCH_RESULTS_DIR=", 1)[1].split()[0] for line in plan.stdout.splitlines()
-               if "BENCH_RESULTS_DIR=" in line}
+    folders = {
+        line.split("BENCH_RESULTS_DIR=", 1)[1].split()[0]
+        for line in plan.stdout.splitlines()
+        if "BENCH_RESULTS_DIR=" in line
+    }
 
     assert plan.returncode == 0, plan.stderr
     assert len(folders) == 1
@@ -191,8 +205,13 @@ def test_make_purge_drops_the_messages_waiting_in_the_env_files_queue(real_servi
     declare_queue(RABBITMQ_URL, queue)
     try:
         for number in range(3):
-            publish_raw(RABBITMQ_URL, queue, b'[["a", "b"], {}, {}]', "application/json",
-                        {"task": "adding_taski", "id": f"purge-{number}"})
+            publish_raw(
+                RABBITMQ_URL,
+                queue,
+                b'[["a", "b"], {}, {}]',
+                "application/json",
+                {"task": "adding_taski", "id": f"purge-{number}"},
+            )
         wait_until(lambda: waiting_messages(queue) == 3, timeout=10, what="three messages queued")
 
         purged = make("purge", f"ENV_FILE={env_file}", env=clean_environment())

@@ -1,4 +1,5 @@
 """In Chromium, with no worker or no broker: the pending page at once, the banner that clears, one message per fault."""
+
 import pytest
 from playwright.sync_api import expect
 

@@ -3,6 +3,7 @@
 Needs rabbitmqctl with access to the local node (root here, as in CI). Without it the
 tests are skipped, except with CI=true, where they fail.
 """
+
 import json
 import os
 import shutil

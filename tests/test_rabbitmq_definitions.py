@@ -1,4 +1,5 @@
 """rabbitmq/definitions.json, which the rabbitmq container loads at boot: the one user and vhost the projects use."""
+
 import base64
 import hashlib
 import json
@@ -60,9 +61,7 @@ def test_vhost_rabbit_is_the_only_vhost(definitions):
 
 
 def test_django_has_all_permissions_on_rabbit_and_nothing_else(definitions):
-    assert definitions["permissions"] == [
-        {"user": USER, "vhost": VHOST, "configure": ALL, "write": ALL, "read": ALL}
-    ]
+    assert definitions["permissions"] == [{"user": USER, "vhost": VHOST, "configure": ALL, "write": ALL, "read": ALL}]
     assert definitions.get("topic_permissions", []) == []
 
 

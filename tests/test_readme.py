@@ -1,4 +1,5 @@
 """The README stays true to the code: its configuration table names every variable the projects read."""
+
 import re
 
 from harness.processes import REPO_DIR

@@ -1,4 +1,5 @@
 """Request bodies the site never asks for, against the real gunicorn: refused before they reach the disk."""
+
 import select
 import socket
 from pathlib import Path
@@ -34,8 +35,10 @@ def multipart_body(token: str):
     """The fields of a valid submission, then a 200 MB file part, produced a chunk at a time."""
     for name, value in (("csrfmiddlewaretoken", token), ("first", "cats"), ("second", "dogs")):
         yield f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-    yield (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\n'
-           "Content-Type: application/octet-stream\r\n\r\n").encode()
+    yield (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
     sent = 0
     while sent < UPLOAD_SIZE:
         yield CHUNK
@@ -98,8 +101,10 @@ def test_a_200_mb_multipart_upload_is_refused_before_it_reaches_the_disk(web_wit
 @pytest.mark.parametrize(
     "content_type, body",
     [
-        (f"multipart/form-data; boundary={BOUNDARY}",
-         f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="first"\r\n\r\ncats\r\n--{BOUNDARY}--\r\n'),
+        (
+            f"multipart/form-data; boundary={BOUNDARY}",
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="first"\r\n\r\ncats\r\n--{BOUNDARY}--\r\n',
+        ),
         ("application/json", '{"first": "cats", "second": "dogs"}'),
         ("text/plain", "first=cats&second=dogs"),
     ],

@@ -3,6 +3,7 @@ a RabbitMQ user held to its vhost, and no password in the logs.
 
 The worker's refusal of pickle is proven in test_bad_input (a pickle message that would run code).
 """
+
 import subprocess
 import sys
 
@@ -37,7 +38,11 @@ def running_stack(make_module_stack):
 
 def setting_of(project_dir, settings_module: str, name: str, env: dict) -> str:
     completed = subprocess.run(
-        [sys.executable, "-c", f"import django; django.setup(); from django.conf import settings; print(settings.{name})"],
+        [
+            sys.executable,
+            "-c",
+            f"import django; django.setup(); from django.conf import settings; print(settings.{name})",
+        ],
         cwd=project_dir,
         env={**env, "DJANGO_SETTINGS_MODULE": settings_module},
         capture_output=True,
@@ -128,8 +133,12 @@ def test_with_secure_https_cookies_are_secure_and_hsts_is_sent_over_https(make_s
     posted = requests.post(
         stack.base_url + "/",
         data={"csrfmiddlewaretoken": token, "first": "", "second": "x"},
-        headers={**https, "Cookie": f"csrftoken={token}", "Origin": f"https://127.0.0.1:{stack.port}",
-                 "Referer": f"https://127.0.0.1:{stack.port}/"},
+        headers={
+            **https,
+            "Cookie": f"csrftoken={token}",
+            "Origin": f"https://127.0.0.1:{stack.port}",
+            "Referer": f"https://127.0.0.1:{stack.port}/",
+        },
         timeout=10,
     )
 
@@ -177,9 +186,22 @@ def test_the_worker_s_reported_configuration_masks_every_password(make_stack, co
     stack.start_worker("-n", f"{stack.queue}@conf")
 
     completed = subprocess.run(
-        [str(VENV_BIN / "celery"), "-A", "rabbitmq_celery", "inspect", command, "-d", f"{stack.queue}@conf",
-         "--timeout", "10"],
-        cwd=WORKER_DIR, env=stack.env, capture_output=True, text=True, timeout=60,
+        [
+            str(VENV_BIN / "celery"),
+            "-A",
+            "rabbitmq_celery",
+            "inspect",
+            command,
+            "-d",
+            f"{stack.queue}@conf",
+            "--timeout",
+            "10",
+        ],
+        cwd=WORKER_DIR,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
     answer = completed.stdout

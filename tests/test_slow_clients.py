@@ -1,4 +1,5 @@
 """Slow and idle clients against the real gunicorn: they cannot starve a real client, and slow headers are cut off."""
+
 import socket
 from contextlib import ExitStack
 

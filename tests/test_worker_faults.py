@@ -1,4 +1,5 @@
 """Workers that are down, killed mid-flight, or several: no submission is lost or written twice."""
+
 import os
 import signal
 import time
@@ -101,9 +102,7 @@ def test_a_pool_process_killed_with_a_task_in_hand_loses_no_task(make_stack):
 def test_a_whole_worker_killed_with_tasks_reserved_loses_no_task(make_stack):
     stack = make_stack(RESULT_TIMEOUT="1")
     # Prefetch 4: the worker holds several tasks unacknowledged when it dies.
-    worker = stack.start_worker(
-        "--concurrency", "1", env={**stack.env, "CELERY_WORKER_PREFETCH_MULTIPLIER": "4"}
-    )
+    worker = stack.start_worker("--concurrency", "1", env={**stack.env, "CELERY_WORKER_PREFETCH_MULTIPLIER": "4"})
     stack.start_web()
     stopped_pool(worker)
     pairs = [(f"whole{index}", "fish") for index in range(8)]

@@ -1,4 +1,5 @@
 """gunicorn settings; every value can be overridden from the environment."""
+
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")

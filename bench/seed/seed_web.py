@@ -5,6 +5,7 @@ with no sleep and no deadline, and writes the result with open(..., "w+").
 Served by `gunicorn seed_web` with 4 sync workers; everything else is the
 defaults of `django-admin startproject` and of Celery (JSON, Redis backend).
 """
+
 import os
 from pathlib import Path
 
@@ -76,9 +77,7 @@ def index(request):
     form = AddingForm(request.POST or None)
     result_text = None
     if request.method == "POST" and form.is_valid():
-        result = app.send_task(
-            "adding_taski", args=[form.cleaned_data["first"], form.cleaned_data["second"]]
-        )
+        result = app.send_task("adding_taski", args=[form.cleaned_data["first"], form.cleaned_data["second"]])
         while not result.ready():
             pass
         result_text = result.get()

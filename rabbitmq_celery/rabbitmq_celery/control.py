@@ -7,6 +7,7 @@ that ask the same command, would show the broker's password. These commands repl
 Celery's own of the same names (see "Writing your own remote control commands" in
 Celery's workers guide) and censor each Celery setting under its plain name.
 """
+
 from celery.app.utils import filter_hidden_settings
 from celery.utils.serialization import jsonify, strtobool
 from celery.utils.text import pretty
@@ -19,7 +20,7 @@ NAMESPACE = "CELERY_"
 def censored_settings(settings: dict) -> dict:
     """The settings with Celery's censoring applied to the namespaced ones under their plain names."""
     censored = filter_hidden_settings(settings)
-    plain_names = {key[len(NAMESPACE):].lower(): key for key in settings if key.startswith(NAMESPACE)}
+    plain_names = {key[len(NAMESPACE) :].lower(): key for key in settings if key.startswith(NAMESPACE)}
     plain = filter_hidden_settings({name: settings[key] for name, key in plain_names.items()})
     return {**censored, **{plain_names[name]: value for name, value in plain.items()}}
 
@@ -28,8 +29,9 @@ def censored_settings(settings: dict) -> dict:
 def conf(state, with_defaults=False, **kwargs):
     """List configuration, passwords masked."""
     table = censored_settings(state.app.conf.table(with_defaults=with_defaults, censored=False))
-    return jsonify(table, keyfilter=lambda key: isinstance(key, str) and not key.startswith("__"),
-                   unknown_type_filter=safe_repr)
+    return jsonify(
+        table, keyfilter=lambda key: isinstance(key, str) and not key.startswith("__"), unknown_type_filter=safe_repr
+    )
 
 
 @inspect_command()

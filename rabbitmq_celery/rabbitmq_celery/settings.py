@@ -5,6 +5,7 @@ the README. With no broker or result backend set, Celery runs on kombu's
 filesystem transport and the filesystem result backend in EMBEDDED_BROKER_DIR,
 so the whole flow works on a machine with only Python.
 """
+
 from pathlib import Path
 
 import environ

@@ -1,4 +1,5 @@
 """The project's settings for its test suite: a throwaway key and scratch folders."""
+
 import os
 import tempfile
 

@@ -1,4 +1,5 @@
 """How long a submission took or has waited, as its pages show it."""
+
 from datetime import timedelta
 
 

@@ -6,6 +6,7 @@ Health endpoints are called often and at once (load balancers, orchestrators,
 uptime monitors), so each process runs at most one check at a time and serves
 its answer to every caller for HEALTH_CACHE_SECONDS.
 """
+
 import logging
 import os
 import shutil

@@ -3,6 +3,7 @@
 The pages are Jinja2 rather than Django templates because they are the hot path:
 the form page renders the history on every visit, several times faster this way.
 """
+
 from django.templatetags.static import static
 from django.urls import reverse
 from jinja2 import Environment

@@ -4,6 +4,7 @@ SQLite lets one writer in at a time; the results file must be appended by one
 process at a time. Both waits end at WRITE_LOCK_TIMEOUT, so that no request
 or collector sweep can wait for ever behind a stuck writer.
 """
+
 import fcntl
 import threading
 import time

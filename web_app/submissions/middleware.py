@@ -1,4 +1,5 @@
 """Refuse request bodies the site never asks for, before anything reads them."""
+
 from django.http import HttpResponse
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"

@@ -1,4 +1,5 @@
 """What the pages read about submissions: a page of the history."""
+
 import math
 from dataclasses import dataclass
 

@@ -7,6 +7,7 @@ after a crash at any point the next recorder can tell, under the same lock,
 whether the line reached the file, and finish the job instead of appending
 blindly.
 """
+
 import contextlib
 import functools
 import logging
@@ -603,7 +604,9 @@ def tasks_held_by_workers(task_ids: list[str]) -> set[str] | None:
         logger.warning("Cannot tell whether stale submissions are still queued: %s", exc)
         return None
     if len(replies) < consumers:
-        logger.warning("%d of %d consumers of %r answered; stale submissions are left alone", len(replies), consumers, queue)
+        logger.warning(
+            "%d of %d consumers of %r answered; stale submissions are left alone", len(replies), consumers, queue
+        )
         return None
     return {task_id for reply in replies.values() for task_id in (reply or {})}
 
@@ -632,8 +635,12 @@ def resend(submission: Submission) -> None:
         Submission.objects.filter(pk=submission.pk, status=Submission.Status.PENDING).update(
             resends=submission.resends + 1, last_sent_at=timezone.now()
         )
-    logger.info("Sent submission %s again (%d of %d): its task was neither queued, running nor finished",
-                submission.pk, submission.resends + 1, settings.STALE_PENDING_MAX_RESENDS)
+    logger.info(
+        "Sent submission %s again (%d of %d): its task was neither queued, running nor finished",
+        submission.pk,
+        submission.resends + 1,
+        settings.STALE_PENDING_MAX_RESENDS,
+    )
 
 
 def give_up(submission: Submission) -> bool:

@@ -13,14 +13,28 @@ class FormClient(Client):
 
     # django-stubs types RequestFactory.post apart from Client.post (which adds follow); this matches Client's.
     def post(  # type: ignore[override]
-        self, path, data=None, content_type=FORM_CONTENT_TYPE, follow=False, secure=False, *, headers=None,
-        query_params=None, **extra,
+        self,
+        path,
+        data=None,
+        content_type=FORM_CONTENT_TYPE,
+        follow=False,
+        secure=False,
+        *,
+        headers=None,
+        query_params=None,
+        **extra,
     ):
         if content_type == FORM_CONTENT_TYPE and isinstance(data, dict):
             data = urlencode(data, doseq=True)
         return super().post(
-            path, data or "", content_type=content_type, follow=follow, secure=secure, headers=headers,
-            query_params=query_params, **extra,
+            path,
+            data or "",
+            content_type=content_type,
+            follow=follow,
+            secure=secure,
+            headers=headers,
+            query_params=query_params,
+            **extra,
         )
 
 

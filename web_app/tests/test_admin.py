@@ -1,4 +1,5 @@
 """Submissions in the Django admin: listed, searched and filtered; never added, altered or deleted."""
+
 import uuid
 
 import pytest

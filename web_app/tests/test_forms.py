@@ -53,20 +53,34 @@ def test_both_fields_are_required():
 
 @pytest.mark.parametrize(
     "control",
-    ["\u061c", "\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e",
-     "\u2066", "\u2067", "\u2068", "\u2069"],
+    [
+        "\u061c",
+        "\u200e",
+        "\u200f",
+        "\u202a",
+        "\u202b",
+        "\u202c",
+        "\u202d",
+        "\u202e",
+        "\u2066",
+        "\u2067",
+        "\u2068",
+        "\u2069",
+    ],
 )
 def test_text_direction_controls_are_refused_with_their_code_point(control):
     form = form_errors(f"txt.exe{control}gpj", "dogs")
 
-    assert form.errors["first"] == [
-        f"Text direction controls (such as U+{ord(control):04X}) are not allowed."
-    ]
+    assert form.errors["first"] == [f"Text direction controls (such as U+{ord(control):04X}) are not allowed."]
 
 
 @pytest.mark.parametrize(
     "text",
-    ["\u0645\u06cc\u200c\u062e\u0648\u0627\u0645", "\U0001f468\u200d\U0001f469\u200d\U0001f467", "\u05e9\u05dc\u05d5\u05dd"],
+    [
+        "\u0645\u06cc\u200c\u062e\u0648\u0627\u0645",
+        "\U0001f468\u200d\U0001f469\u200d\U0001f467",
+        "\u05e9\u05dc\u05d5\u05dd",
+    ],
     ids=["persian-zwnj", "emoji-zwj", "hebrew"],
 )
 def test_joiners_and_right_to_left_text_are_valid(text):

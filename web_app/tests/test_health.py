@@ -3,6 +3,7 @@
 The states with a worker running, and with RabbitMQ or Redis unreachable, are
 proven end to end in tests/test_health_e2e.py with real processes.
 """
+
 import socket
 import threading
 import time

@@ -1,4 +1,5 @@
 """The history pages of the form, and a submission's status as the pages read it."""
+
 import uuid
 
 import pytest
@@ -9,8 +10,7 @@ from submissions.models import Submission
 
 def make_submissions(count):
     made = [
-        Submission.objects.create(first=f"first{number}", second="x", task_id=uuid.uuid4())
-        for number in range(count)
+        Submission.objects.create(first=f"first{number}", second="x", task_id=uuid.uuid4()) for number in range(count)
     ]
     return made
 

@@ -297,10 +297,7 @@ def test_a_result_with_line_breaks_is_written_as_one_line(submission, results_fi
 
 
 def test_collect_pending_records_late_results_and_counts_them(db, results_file):
-    done_one, _waiting = (
-        Submission.objects.create(first=f"a{n}", second="b", task_id=uuid.uuid4())
-        for n in range(2)
-    )
+    done_one, _waiting = (Submission.objects.create(first=f"a{n}", second="b", task_id=uuid.uuid4()) for n in range(2))
     store(str(done_one.task_id), "a0 es b")
 
     first = services.collect_pending()
@@ -385,6 +382,5 @@ def queued_task_ids() -> list[str]:
     """The task ids of the messages in the embedded broker's queue, without taking them."""
     folder = django_settings.EMBEDDED_BROKER_DIR / "queue"
     return [
-        json.loads(path.read_text())["headers"]["id"]
-        for path in folder.glob(f"*.{app.conf.task_default_queue}.msg")
+        json.loads(path.read_text())["headers"]["id"] for path in folder.glob(f"*.{app.conf.task_default_queue}.msg")
     ]

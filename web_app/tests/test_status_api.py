@@ -1,4 +1,5 @@
 """The submission status endpoint that a pending submission's page polls."""
+
 import uuid
 from datetime import timedelta
 

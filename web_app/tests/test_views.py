@@ -1,4 +1,5 @@
 """The views over the embedded broker: the real filesystem transport and result backend, no worker."""
+
 import re
 import uuid
 from datetime import timedelta

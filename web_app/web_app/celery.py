@@ -1,4 +1,5 @@
 """The producer half of Celery's Django example: web_app sends tasks by name and defines none."""
+
 import os
 
 from celery import Celery

@@ -22,8 +22,7 @@ def configuration_notice() -> str:
     unset = [name for name in CONFIGURATION_VARIABLES if not os.environ.get(name)]
     if unset:
         notice += (
-            f" ({' and '.join(unset)} not set, so the embedded one; "
-            "`make manage ARGS=collect_results` reads .env)"
+            f" ({' and '.join(unset)} not set, so the embedded one; `make manage ARGS=collect_results` reads .env)"
         )
     return notice
 
