@@ -137,13 +137,7 @@ class Stack:
             WORKER_DIR,
             env,
         )
-        wait_until(
-            lambda: worker.exited() or " ready." in worker.log(),
-            START_TIMEOUT,
-            what="worker ready",
-        )
-        worker.check_running()
-        return worker
+        return worker.wait_for_log(" ready.", what="worker ready")
 
     def start_web(self, env: dict | None = None) -> "Process":
         """Start gunicorn the way the Procfile does and wait until it answers."""
@@ -152,13 +146,7 @@ class Stack:
     def start_collector(self, env: dict | None = None) -> "Process":
         """Start the collector the way the Procfile does and wait until it sweeps."""
         collector = self._start("collector", COLLECTOR_COMMAND, WEB_DIR, env)
-        wait_until(
-            lambda: collector.exited() or "Collector started" in collector.log(),
-            START_TIMEOUT,
-            what="collector started",
-        )
-        collector.check_running()
-        return collector
+        return collector.wait_for_log("Collector started", what="collector started")
 
     def wait_until_answering(self, web: "Process") -> "Process":
         """Wait until the web process answers its form page; fail if it exits first."""
@@ -247,13 +235,7 @@ class PrivateRedis:
             start_new_session=True,
         )
         self.process = Process("redis", popen, log_path)
-        wait_until(
-            lambda: self.process.exited() or "Ready to accept connections" in self.process.log(),
-            START_TIMEOUT,
-            what="redis-server ready",
-        )
-        self.process.check_running()
-        return self.process
+        return self.process.wait_for_log("Ready to accept connections", what="redis-server ready")
 
     def stop(self):
         if self.process is not None:
@@ -271,6 +253,12 @@ class Process:
 
     def exited(self) -> bool:
         return self.popen.poll() is not None
+
+    def wait_for_log(self, text: str, what: str) -> "Process":
+        """Wait until the process logs `text`; fail with its log if it exits first or takes too long."""
+        wait_until(lambda: self.exited() or text in self.log(), START_TIMEOUT, what=what)
+        self.check_running()
+        return self
 
     def check_running(self):
         if self.exited():

@@ -3,6 +3,8 @@ import pytest
 from harness.processes import RABBITMQ_URL, REDIS_URL, Stack
 from harness.services import POSTGRES_URL, create_database, delete_queue, drop_database, require
 
+from .chromium import chromium, require_chromium
+
 
 @pytest.fixture
 def real_services():
@@ -58,3 +60,11 @@ def make_module_stack(tmp_path_factory, request):
     factory = StackFactory(tmp_path_factory.mktemp(request.module.__name__.rpartition(".")[2]))
     yield factory
     factory.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium under Playwright, one for a module's tests."""
+    require_chromium()
+    with chromium() as running:
+        yield running

@@ -2,22 +2,14 @@
 
 import re
 
-import pytest
 from playwright.sync_api import expect
 
 from harness.processes import HttpClient
 
-from .chromium import chromium, new_page, require_chromium
+from .chromium import new_page
 from .test_makefile import clean_environment, make, write_env_file
 
 USERNAME, PASSWORD = "admin", "a-long-test-password"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_chromium()
-    with chromium() as running:
-        yield running
 
 
 def test_an_admin_made_with_make_manage_finds_submissions_and_cannot_change_them(make_stack, browser, tmp_path):

@@ -2,22 +2,14 @@
 
 import re
 
-import pytest
 from playwright.sync_api import expect
 
 from harness.processes import wait_until
 
-from .chromium import chromium, new_page, require_chromium
+from .chromium import new_page
 
 TOOK = re.compile(r"^\d+ ms$|^\d+(\.\d\d)? s$|^\d+ min \d+ s$")
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_chromium()
-    with chromium() as running:
-        yield running
 
 
 def submit(page, base_url, first, second):

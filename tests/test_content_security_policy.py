@@ -4,17 +4,10 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from .chromium import chromium, new_page, require_chromium
+from .chromium import new_page
 
 POLICY = "default-src 'self'"
 ADMIN_PASSWORD = "csp-admin-password"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_chromium()
-    with chromium() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

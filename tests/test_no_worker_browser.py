@@ -1,20 +1,12 @@
 """In Chromium, with no worker or no broker: the pending page at once, the banner that clears, one message per fault."""
 
-import pytest
 from playwright.sync_api import expect
 
 from harness.processes import free_port, wait_until
 
-from .chromium import chromium, new_page, require_chromium
+from .chromium import new_page
 
 NO_WORKER = "No worker is answering right now"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_chromium()
-    with chromium() as running:
-        yield running
 
 
 def open_form_until_the_banner_shows(page, base_url):
