@@ -317,17 +317,26 @@ def record_outcome(submission: Submission, outcome: Outcome) -> Submission:
     finished_at = outcome.finished_at or timezone.now()
     try:
         if outcome.status == Submission.Status.DONE:
-            claimed = record_success(submission, outcome.result, finished_at)
+            offset = record_success(submission, outcome.result, finished_at)
+            claimed = offset is not None
+            stored = {"result": outcome.result, "line_offset": offset, "error": "", "lost_at": None}
         else:
             claimed = record_failure(submission, outcome.error, finished_at)
+            stored = {"error": outcome.error}
     except WriteLockTimeout as exc:
         logger.warning("Writers busy, %s stays pending for the collector: %s", submission.task_id, exc)
         return submission
     except (OSError, DatabaseError) as exc:
         raise NotRecorded(str(exc)) from exc
     if claimed:
+        # What this recorder stored, without reading the row back.
+        for name, value in {"status": outcome.status, "finished_at": finished_at, **stored}.items():
+            setattr(submission, name, value)
+    else:
+        # Another recorder had it (or finished it after a crash): show what it stored.
+        submission.refresh_from_db()
+    if not submission.is_pending:
         forget_result(submission.task_id)
-    submission.refresh_from_db()
     return submission
 
 
@@ -340,8 +349,9 @@ def record_failure(submission: Submission, error: str, finished_at: datetime) ->
         )
 
 
-def record_success(submission: Submission, result: str, finished_at: datetime) -> bool:
-    """Append the success's line and mark the submission done; False when another recorder had it.
+def record_success(submission: Submission, result: str, finished_at: datetime) -> int | None:
+    """Append the success's line and mark the submission done; where the line starts, or None when
+    another recorder had it.
 
     Under the results file's lock: finish any line a crashed recorder left in
     doubt, commit where this line will start, append it, then mark it done.
@@ -354,13 +364,13 @@ def record_success(submission: Submission, result: str, finished_at: datetime) -
                 result=result, line_offset=offset, finished_at=finished_at
             )
         if not claimed:
-            return False
+            return None
         fault_point("before-append")
         append_line(results_file, results_line(result), offset)
         fault_point("after-append")
         mark_done(submission.pk)
         fault_point("after-commit")
-    return True
+    return offset
 
 
 def recordable() -> Q:
