@@ -179,7 +179,8 @@ def small_disk(tmp_path):
 
 
 def test_a_full_disk_is_a_503_with_a_link_and_every_line_is_written_once_after_space_is_freed(make_stack, small_disk):
-    stack = make_stack(RESULTS_DIR=str(small_disk.path / "results"), **FAST_COLLECTOR)
+    # One web process, so that the worker state /healthz finds is the one every POST reads.
+    stack = make_stack(RESULTS_DIR=str(small_disk.path / "results"), GUNICORN_WORKERS="1", **FAST_COLLECTOR)
     (small_disk.path / "results").mkdir()
     # A line that fills its page of the tmpfs exactly, so that the next byte needs a page of its own.
     earlier = "earlier es " + "x" * (4096 - len("earlier es ") - 1)
@@ -187,6 +188,9 @@ def test_a_full_disk_is_a_503_with_a_link_and_every_line_is_written_once_after_s
     stack.start_web()
     stack.start_worker()
     stack.start_collector()
+    # Once the web app knows a worker answers, a POST waits for its result and records it itself.
+    client = HttpClient(stack.base_url)
+    wait_until(lambda: client.get("/healthz").json()["workers"]["up"], timeout=30, what="a worker known")
     small_disk.fill()
 
     pages = submit_concurrently(stack.base_url, [(f"full{index}", "disk") for index in range(4)], clients=4)

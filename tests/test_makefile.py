@@ -160,10 +160,10 @@ def test_make_manage_reads_the_env_file_so_collect_results_finds_a_late_result(m
     )
 
     assert without.returncode == 0, without.stderr
-    assert without.stdout.strip() == "done: 0, failed: 0, still pending: 1"
+    assert without.stdout.strip() == "done: 0, failed: 0, still pending: 1, sent again: 0"
     assert "CELERY_BROKER_URL and CELERY_RESULT_BACKEND not set, so the embedded one" in without.stderr
     assert collected.returncode == 0, collected.stderr
-    assert collected.stdout.strip() == "done: 1, failed: 0, still pending: 0"
+    assert collected.stdout.strip() == "done: 1, failed: 0, still pending: 0, sent again: 0"
     assert "Broker amqp://django:**@127.0.0.1:5672/rabbit" in collected.stderr
     assert "not set" not in collected.stderr
     assert stack.results_lines() == ["late es cats"]

@@ -29,3 +29,14 @@ accesslog = "-"
 # the machine would share, and stopping one would remove another's: the project does not use it.
 # https://gunicorn.org/reference/settings/#control_socket_disable
 control_socket_disable = True
+
+
+def worker_exit(server, worker):
+    """Finalize what the last requests left behind while the worker's event loop still runs.
+
+    Celery's AsyncResult unsubscribes from its result channel when it is collected; left to
+    the interpreter's teardown under gevent, that fails with "greenlet is being finalized".
+    """
+    import gc
+
+    gc.collect()
