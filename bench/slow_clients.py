@@ -4,12 +4,16 @@ Starts the project's worker and web process (as the end-to-end tests do, against
 RabbitMQ and Redis), opens SLOW_SOCKETS connections that send a request line and then one
 header line every DRIP_SECONDS without ever finishing (a slowloris), and times GET / from
 one client meanwhile. Run: python -m bench.slow_clients [--sockets 300] [--requests 100]
-Prints the client's p50, p99 and max, and how many of its requests failed.
+[--through-nginx]. Prints the client's p50, p99 and max, and how many of its requests failed.
+With --through-nginx, the clients talk to an nginx (the `nginx` binary, apt-get install
+nginx-light) configured by nginx/web.conf in front of gunicorn, as under docker compose.
+GUNICORN_WORKER_CLASS in the environment chooses gunicorn's worker.
 """
 
 import argparse
 import socket
 import statistics
+import subprocess
 import tempfile
 import threading
 import time
@@ -17,7 +21,7 @@ from pathlib import Path
 
 import requests
 
-from harness.processes import RABBITMQ_URL, Stack
+from harness.processes import RABBITMQ_URL, REPO_DIR, Stack, free_port, wait_until
 from harness.services import delete_queue
 
 DRIP_SECONDS = 5
@@ -40,6 +44,22 @@ def hold_slow_sockets(port: int, count: int, stop: threading.Event) -> list[sock
 
     threading.Thread(target=drip, daemon=True).start()
     return sockets
+
+
+def start_nginx(root: Path, upstream_port: int) -> tuple[subprocess.Popen, int]:
+    """nginx with the project's nginx/web.conf on a free local port, in front of gunicorn."""
+    port = free_port()
+    server = (REPO_DIR / "nginx" / "web.conf").read_text()
+    server = server.replace("http://web:8000", f"http://127.0.0.1:{upstream_port}")
+    server = server.replace("listen 8000;", f"listen 127.0.0.1:{port};")
+    (root / "server.conf").write_text(server)
+    (root / "nginx.conf").write_text(
+        f"pid {root}/nginx.pid; error_log {root}/nginx-error.log; daemon off;\n"
+        "events { worker_connections 4096; }\n"
+        f"http {{ access_log off; client_body_temp_path {root}/body; proxy_temp_path {root}/proxy;"
+        f" include {root}/server.conf; }}\n"
+    )
+    return subprocess.Popen(["nginx", "-c", str(root / "nginx.conf")]), port
 
 
 def time_requests(url: str, count: int, timeout: float) -> tuple[list[float], int]:
@@ -65,16 +85,22 @@ def main():
     parser.add_argument("--sockets", type=int, default=300)
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--timeout", type=float, default=10.0, help="the real client's timeout per request")
+    parser.add_argument("--through-nginx", action="store_true", help="put nginx (nginx/web.conf) in front")
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="slow-clients-") as root:
         stack = Stack(root=Path(root), transport="rabbitmq")
         stop = threading.Event()
+        nginx = None
         try:
             stack.start_worker()
             stack.start_web()
-            url = stack.base_url + "/"
+            port = stack.port
+            if arguments.through_nginx:
+                nginx, port = start_nginx(Path(root), stack.port)
+            url = f"http://127.0.0.1:{port}/"
+            wait_until(lambda: time_requests(url, 1, arguments.timeout)[1] == 0, 30, what="the page answering")
             quiet, _ = time_requests(url, 20, arguments.timeout)
-            sockets = hold_slow_sockets(stack.port, arguments.sockets, stop)
+            sockets = hold_slow_sockets(port, arguments.sockets, stop)
             time.sleep(DRIP_SECONDS + 1)  # every slow socket has sent a byte, and the server has taken it
             durations, failures = time_requests(url, arguments.requests, arguments.timeout)
             print(f"quiet: p50 {statistics.median(quiet) * 1000:.1f} ms")
@@ -86,6 +112,9 @@ def main():
             )
         finally:
             stop.set()
+            if nginx is not None:
+                nginx.terminate()
+                nginx.wait(10)
             stack.stop_all()
             delete_queue(RABBITMQ_URL, stack.queue)
 

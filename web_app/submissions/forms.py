@@ -18,7 +18,7 @@ BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u206
 
 
 def no_control_characters(value: str) -> None:
-    """Refuse line breaks, control characters and bidirectional text controls, naming the first."""
+    """Refuse line breaks, control characters and text direction controls (naming the first of those)."""
     for character in value:
         if unicodedata.category(character) in LINE_BREAKING_CATEGORIES:
             raise ValidationError("Line breaks and control characters are not allowed.", code="control")

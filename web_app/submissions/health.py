@@ -194,6 +194,8 @@ def check_parts() -> dict[str, PartState]:
 
 @dataclass(frozen=True)
 class HealthReport:
+    """Every part's state, and when it was checked (time.monotonic())."""
+
     parts: dict[str, PartState]
     checked_at: float = field(default_factory=time.monotonic)
 
