@@ -159,9 +159,9 @@ class ComposeProject:
         env.update(extra or {})
         return env
 
-    def run(self, *args: str, env: dict | None = None, timeout: float = COMMAND_TIMEOUT) -> str:
-        """`docker-compose ARGS` in the project; its output, or an AssertionError with it."""
-        result = subprocess.run(
+    def attempt(self, *args: str, env: dict | None = None, timeout: float = COMMAND_TIMEOUT):
+        """`docker-compose ARGS` in the project, whatever its exit status."""
+        return subprocess.run(
             ["docker-compose", "--project-name", self.name, "--no-ansi", *args],
             cwd=self.directory,
             env=self.env(env),
@@ -169,6 +169,10 @@ class ComposeProject:
             text=True,
             timeout=timeout,
         )
+
+    def run(self, *args: str, env: dict | None = None, timeout: float = COMMAND_TIMEOUT) -> str:
+        """`docker-compose ARGS` in the project; its output, or an AssertionError with it."""
+        result = self.attempt(*args, env=env, timeout=timeout)
         assert result.returncode == 0, f"docker-compose {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
         return result.stdout
 

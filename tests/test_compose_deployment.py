@@ -240,6 +240,13 @@ def test_flower_without_credentials_stops_with_its_reason(deployment):
     assert "FLOWER_BASIC_AUTH is not set" in deployment.run("logs", "flower", timeout=60)
 
 
+def test_building_for_uid_0_is_refused_with_its_reason(deployment):
+    build = deployment.attempt("build", "web", env={"APP_UID": "0"}, timeout=600)
+
+    assert build.returncode != 0
+    assert "APP_UID=0: the app runs as a user of its own" in build.stdout + build.stderr
+
+
 def test_down_with_volumes_leaves_nothing_behind(deployment):
     deployment.down()
 
