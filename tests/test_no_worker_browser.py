@@ -30,7 +30,8 @@ def test_with_no_worker_submit_answers_with_the_pending_page_and_the_banner_clea
     make_stack, browser
 ):
     # A wait of RESULT_TIMEOUT would outlast Playwright's 30 s for the page: only an answer at once passes.
-    stack = make_stack("rabbitmq", RESULT_TIMEOUT="300")
+    # One gunicorn process, so that the process that shows the banner is the one that takes the post.
+    stack = make_stack("rabbitmq", RESULT_TIMEOUT="300", GUNICORN_WORKERS="1")
     stack.start_web()
     page = new_page(browser)
     open_form_until_the_banner_shows(page, stack.base_url)
@@ -58,7 +59,7 @@ def test_with_no_worker_submit_answers_with_the_pending_page_and_the_banner_clea
 
 def test_with_the_broker_down_the_refusal_is_the_only_message(make_stack, browser):
     nothing_listens = f"amqp://django:django@127.0.0.1:{free_port()}/rabbit"
-    stack = make_stack("rabbitmq", CELERY_BROKER_URL=nothing_listens)
+    stack = make_stack("rabbitmq", CELERY_BROKER_URL=nothing_listens, GUNICORN_WORKERS="1")
     stack.start_web()
     page = new_page(browser)
     open_form_until_the_banner_shows(page, stack.base_url)
