@@ -23,9 +23,6 @@ class HistoryPage:
     def has_previous(self) -> bool:
         return self.number > 1
 
-    def __iter__(self):
-        return iter(self.submissions)
-
 
 def history_page(page_number) -> HistoryPage:
     """One page of the submissions, newest first; a missing or bad number gives the nearest page.
