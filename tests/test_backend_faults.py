@@ -34,7 +34,8 @@ def test_a_redis_restart_gives_clear_pages_and_both_projects_recover_by_themselv
     form = browser.get("/")
 
     record_property("seconds_to_answer_with_redis_down", round(post_duration(during), 2))
-    assert post_duration(during) <= 2 + 1, "an answer within the deadline plus one second, not a hang"
+    # Celery's result drainer checks the deadline between waits of up to a second.
+    assert post_duration(during) <= 2 + 2, "an answer within the deadline plus a second or two, not a hang"
     # Refused with nothing sent, or sent and pending (the web app's result channel was
     # already open): both are clear pages, and a pending one must complete later.
     if during.status_code == 503:

@@ -38,7 +38,8 @@ def test_with_no_worker_submissions_answer_pending_in_time_and_complete_later(ma
     for page in pages:
         assert page.status_code == 200
         assert "Pending" in page.text
-        assert post_duration(page) <= RESULT_TIMEOUT + 1, "a pending page within the deadline plus one second"
+        # Celery's result drainer checks the deadline between waits of up to a second.
+        assert post_duration(page) <= RESULT_TIMEOUT + 2, "a pending page within the deadline plus a second or two"
     assert stack.results_lines() == []
 
     worker = stack.start_worker()
