@@ -5,13 +5,16 @@ BIN := $(CURDIR)/$(VENV)/bin
 SECRET_KEY_FILE := .django-secret-key
 
 export PATH := $(BIN):$(PATH)
+# Podman's settings for machines that cannot raise its default limits (see podman/).
+export CONTAINERS_CONF ?= $(CURDIR)/podman/containers.conf
 
-.PHONY: help install install-dev run test test-worker test-web test-e2e bench diagram clean
+.PHONY: help install install-dev run test test-worker test-web test-e2e test-compose stand-in-images bench diagram clean
 
 help:
 	@echo "make run    start web (http://127.0.0.1:8000) and worker, reading .env when present"
 	@echo "make run FLOWER=1   the same, with Flower on http://127.0.0.1:5555 (needs FLOWER_BASIC_AUTH)"
 	@echo "make test   run the whole test suite"
+	@echo "make test-compose   build and run docker-compose.yml for real (Podman, stand-in images)"
 
 $(VENV)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,16 +36,30 @@ $(SECRET_KEY_FILE):
 run: $(VENV)/.installed $(SECRET_KEY_FILE)
 	DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}" honcho start web worker $(if $(FLOWER),flower)
 
-test: test-worker test-web test-e2e
+test: test-worker test-web test-e2e test-compose
 
 test-worker: $(VENV)/.installed-dev
 	cd rabbitmq_celery && pytest
 
+# On SQLite (the database of `make run`), then on the local PostgreSQL server (the compose
+# deployment's database), in a database named after this run so parallel runs never share one.
+E2E_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432
 test-web: $(VENV)/.installed-dev
 	cd web_app && pytest
+	cd web_app && DATABASE_URL=$(E2E_POSTGRES_URL)/web_app_$$$$ pytest
 
 test-e2e: $(VENV)/.installed-dev
-	pytest tests
+	pytest tests --ignore=tests/test_compose_deployment.py
+
+# Local builds of the official images the compose file names, for machines with no
+# registry; skips the ones already built.
+stand-in-images:
+	timeout 2400 stand-in-images/build
+
+# The compose deployment built, started and used; --durations gives the build time
+# (the fixture's setup) and each step's.
+test-compose: $(VENV)/.installed-dev stand-in-images
+	pytest tests/test_compose_deployment.py --durations=0
 
 $(VENV)/.installed-bench: $(VENV)/.installed-dev bench/requirements.txt
 	$(BIN)/python -m pip install --quiet -r bench/requirements.txt

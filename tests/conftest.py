@@ -1,7 +1,7 @@
 import pytest
 
 from .processes import RABBITMQ_URL, REDIS_URL, Browser, Stack
-from .services import delete_queue, require
+from .services import POSTGRES_URL, create_database, delete_queue, drop_database, require
 
 
 @pytest.fixture
@@ -17,12 +17,20 @@ class StackFactory:
     def __init__(self, root):
         self.root = root
         self.stacks = []
+        self.databases = []
 
-    def __call__(self, transport: str = "rabbitmq", **extra_env) -> Stack:
+    def __call__(self, transport: str = "rabbitmq", database: str = "sqlite", **extra_env) -> Stack:
+        """A stack on RabbitMQ and Redis or the embedded broker, and on SQLite or PostgreSQL."""
         if transport == "rabbitmq":
             require(RABBITMQ_URL, "RabbitMQ")
             require(REDIS_URL, "Redis")
         stack = Stack(root=self.root / f"stack{len(self.stacks)}", transport=transport, extra_env=extra_env)
+        if database == "postgresql":
+            require(POSTGRES_URL, "PostgreSQL")
+            # A database of the stack's own: parallel runs never share one.
+            name = f"e2e_{stack.queue.replace('-', '_')}"
+            stack.database_url = create_database(name)
+            self.databases.append(name)
         stack.root.mkdir()
         self.stacks.append(stack)
         return stack
@@ -32,6 +40,8 @@ class StackFactory:
             stack.stop_all()
             if stack.transport == "rabbitmq":
                 delete_queue(RABBITMQ_URL, stack.queue)
+        for name in self.databases:
+            drop_database(name)
 
 
 @pytest.fixture

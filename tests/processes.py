@@ -17,7 +17,9 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
 import requests
+from psycopg.rows import dict_row
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 WEB_DIR = REPO_DIR / "web_app"
@@ -63,6 +65,8 @@ class Stack:
     port: int = field(default_factory=free_port)
     extra_env: dict = field(default_factory=dict)
     processes: list = field(default_factory=list)
+    # A PostgreSQL database's URL; None for the SQLite file in root.
+    database_url: str | None = None
 
     @property
     def base_url(self) -> str:
@@ -90,6 +94,10 @@ class Stack:
             "GUNICORN_BIND": f"127.0.0.1:{self.port}",
             "PYTHONUNBUFFERED": "1",
         }
+        if self.database_url:
+            env["DATABASE_URL"] = self.database_url
+        else:
+            env.pop("DATABASE_URL", None)
         if self.transport == "rabbitmq":
             env["CELERY_BROKER_URL"] = RABBITMQ_URL
             env["CELERY_RESULT_BACKEND"] = REDIS_URL
@@ -178,16 +186,18 @@ class Stack:
             timeout=timeout,
         )
 
-    def submissions(self) -> list[sqlite3.Row]:
+    def submissions(self) -> list:
         """Every row of the web app's submissions table (first, second, status, result, task_id)."""
+        query = "SELECT first, second, status, result, task_id FROM submissions_submission ORDER BY id"
+        if self.database_url:
+            with psycopg.connect(self.database_url, row_factory=dict_row, connect_timeout=10) as connection:
+                return connection.execute(query).fetchall()
         database = self.root / "web.sqlite3"
         if not database.exists():
             return []
         with closing(sqlite3.connect(database, timeout=20)) as connection:
             connection.row_factory = sqlite3.Row
-            return connection.execute(
-                "SELECT first, second, status, result, task_id FROM submissions_submission ORDER BY id"
-            ).fetchall()
+            return connection.execute(query).fetchall()
 
 
 @dataclass

@@ -7,9 +7,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+import psycopg
 import pytest
+from psycopg import sql
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# The local PostgreSQL server (trust authentication for the user postgres).
+POSTGRES_URL = os.environ.get("E2E_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
+POSTGRES_TIMEOUT = 10
 
 
 def reachable(url: str, timeout: float = 2) -> bool:
@@ -139,3 +144,20 @@ def stored_result(backend_url: str, task_id: str) -> dict | None:
     finally:
         client.close()
     return json.loads(meta) if meta else None
+
+
+# ---------------------------------------------------------------------------
+# Databases of their own on the local PostgreSQL server, for stacks on PostgreSQL.
+
+
+def create_database(name: str) -> str:
+    """Create an empty database on the local PostgreSQL server; its URL."""
+    with psycopg.connect(f"{POSTGRES_URL}/postgres", autocommit=True, connect_timeout=POSTGRES_TIMEOUT) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return f"{POSTGRES_URL}/{name}"
+
+
+def drop_database(name: str):
+    """Drop the database, ending the connections still open to it."""
+    with psycopg.connect(f"{POSTGRES_URL}/postgres", autocommit=True, connect_timeout=POSTGRES_TIMEOUT) as connection:
+        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -214,7 +214,7 @@ def test_secret_key_comes_from_the_environment_or_the_shared_volume_never_from_t
         assert value == "${DJANGO_SECRET_KEY:-}", value
         assert target_of(services[name], "django-secret") == "/app/secret"
     entrypoint = (REPO_DIR / "docker" / "with-secret-key").read_text()
-    assert "key_file=/app/secret/django-secret-key" in entrypoint
+    assert "key_file=${DJANGO_SECRET_KEY_FILE:-/app/secret/django-secret-key}" in entrypoint
 
 
 def test_the_projects_reach_the_services_by_their_compose_names(services):

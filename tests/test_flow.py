@@ -2,9 +2,10 @@
 import pytest
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 @pytest.mark.parametrize("transport", ["rabbitmq", "embedded"])
-def test_a_submission_shows_the_joined_string_and_appends_it(make_stack, browser_for, transport):
-    stack = make_stack(transport)
+def test_a_submission_shows_the_joined_string_and_appends_it(make_stack, browser_for, transport, database):
+    stack = make_stack(transport, database)
     stack.start_worker()
     stack.start_web()
     browser = browser_for(stack.base_url)
@@ -26,8 +27,9 @@ def test_a_submission_shows_the_joined_string_and_appends_it(make_stack, browser
     assert stack.results_lines() == ["cats es dogs", "birds es fish"], "a reload sends nothing again"
 
 
-def test_a_pending_submission_completes_once_a_worker_starts(make_stack, browser_for):
-    stack = make_stack("rabbitmq", RESULT_TIMEOUT="1")
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_pending_submission_completes_once_a_worker_starts(make_stack, browser_for, database):
+    stack = make_stack("rabbitmq", database, RESULT_TIMEOUT="1")
     stack.start_web()
     browser = browser_for(stack.base_url)
 

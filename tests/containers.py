@@ -1,0 +1,227 @@
+"""Run docker-compose.yml for real in end-to-end tests: an engine, a project, its healthchecks.
+
+docker-compose talks to the Docker API that DOCKER_HOST names or, without one, to a
+`podman system service` started here. Podman schedules healthchecks with systemd, which
+these machines lack, so HealthcheckRunner runs them. Every command and wait is bounded.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+from tests.processes import wait_until
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+CONTAINERS_CONF = REPO_DIR / "podman" / "containers.conf"
+STAND_IN_BUILDER = REPO_DIR / "stand-in-images" / "build"
+COMMAND_TIMEOUT = 180
+HEALTHCHECK_INTERVAL = 3
+# Variables the compose file reads; the tests set the ones they need, a user's never leak in.
+COMPOSE_VARIABLES = (
+    "DJANGO_SECRET_KEY", "RABBITMQ_PASSWORD", "POSTGRES_PASSWORD", "FLOWER_BASIC_AUTH",
+    "FLOWER_HOST_PORT", "WEB_PORT", "APP_UID", "COMPOSE_PROJECT_NAME", "COMPOSE_FILE",
+    "COMPOSE_PROFILES",
+)
+
+
+def engine_env() -> dict:
+    env = dict(os.environ)
+    env.setdefault("CONTAINERS_CONF", str(CONTAINERS_CONF))
+    return env
+
+
+def missing_tools() -> list[str]:
+    """The commands a compose run needs that this machine lacks."""
+    needed = ["docker-compose"] if os.environ.get("DOCKER_HOST") else ["podman", "docker-compose"]
+    return [tool for tool in needed if shutil.which(tool) is None]
+
+
+def podman(*args: str, timeout: float = COMMAND_TIMEOUT, check: bool = True) -> str:
+    return subprocess.run(
+        ["podman", *args], env=engine_env(), capture_output=True, text=True, timeout=timeout, check=check
+    ).stdout
+
+
+def answers_ping(socket_path: Path) -> bool:
+    """Whether a Docker API answers /_ping on the unix socket."""
+    try:
+        with socket.socket(socket.AF_UNIX) as client:
+            client.settimeout(5)
+            client.connect(str(socket_path))
+            client.sendall(b"GET /_ping HTTP/1.0\r\nHost: engine\r\n\r\n")
+            return client.recv(64).split(b" ")[1:2] == [b"200"]
+    except OSError:
+        return False
+
+
+class PodmanService:
+    """`podman system service` on a socket of its own: the Docker API for docker-compose."""
+
+    def __init__(self):
+        # A short folder: a unix socket's path has at most 107 characters.
+        self.folder = Path(tempfile.mkdtemp(prefix="compose-podman-"))
+        self.socket = self.folder / "podman.sock"
+        self.popen = None
+
+    @property
+    def docker_host(self) -> str:
+        return f"unix://{self.socket}"
+
+    def start(self) -> "PodmanService":
+        log = open(self.folder / "service.log", "wb")
+        self.popen = subprocess.Popen(
+            ["podman", "system", "service", "--time=0", self.docker_host],
+            env=engine_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_until(lambda: answers_ping(self.socket), 30, interval=0.2, what="podman's Docker API")
+        return self
+
+    def stop(self):
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=5)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class HealthcheckRunner(threading.Thread):
+    """Runs `podman healthcheck run` for every running container of a project, every few seconds."""
+
+    def __init__(self, project: str):
+        super().__init__(daemon=True)
+        self.project = project
+        self.stopped = threading.Event()
+
+    def run(self):
+        while not self.stopped.wait(HEALTHCHECK_INTERVAL):
+            try:
+                containers = podman(
+                    "ps", "--quiet", "--filter", f"label=com.docker.compose.project={self.project}",
+                    timeout=30, check=False,
+                ).split()
+                for container in containers:
+                    # Containers without a healthcheck, or stopping meanwhile, just fail here.
+                    podman("healthcheck", "run", container, timeout=60, check=False)
+            except subprocess.TimeoutExpired:
+                continue
+
+    def stop(self):
+        self.stopped.set()
+        self.join(timeout=90)
+
+
+class ComposeProject:
+    """docker-compose run on one copy of the repository under a project name of its own."""
+
+    def __init__(self, directory: Path, name: str, docker_host: str):
+        self.directory = directory
+        self.name = name
+        self.docker_host = docker_host
+
+    @property
+    def results_file(self) -> Path:
+        return self.directory / "results" / "results.txt"
+
+    def results_lines(self) -> list[str]:
+        if not self.results_file.exists():
+            return []
+        return self.results_file.read_text(encoding="utf-8").splitlines()
+
+    def env(self, extra: dict | None = None) -> dict:
+        env = {key: value for key, value in engine_env().items() if key not in COMPOSE_VARIABLES}
+        env["DOCKER_HOST"] = self.docker_host
+        env.update(extra or {})
+        return env
+
+    def run(self, *args: str, env: dict | None = None, timeout: float = COMMAND_TIMEOUT) -> str:
+        """`docker-compose ARGS` in the project; its output, or an AssertionError with it."""
+        result = subprocess.run(
+            ["docker-compose", "--project-name", self.name, "--no-ansi", *args],
+            cwd=self.directory,
+            env=self.env(env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert result.returncode == 0, f"docker-compose {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+        return result.stdout
+
+    def exec(self, service: str, *command: str, timeout: float = 60) -> str:
+        return self.run("exec", "-T", service, *command, timeout=timeout)
+
+    def containers(self, service: str, all_states: bool = False) -> list[str]:
+        filters = [
+            "--filter", f"label=com.docker.compose.project={self.name}",
+            "--filter", f"label=com.docker.compose.service={service}",
+        ]
+        return podman("ps", "--quiet", *(["--all"] if all_states else []), *filters).split()
+
+    def health(self, container: str) -> str:
+        return podman("inspect", "--format", "{{.State.Health.Status}}", container, check=False).strip()
+
+    def state(self, container: str) -> tuple[str, int]:
+        """The container's status (running, exited...) and how often it was restarted."""
+        status, restarts = podman(
+            "inspect", "--format", "{{.State.Status}} {{.RestartCount}}", container
+        ).split()
+        return status, int(restarts)
+
+    def wait_healthy(self, services: dict[str, int], timeout: float = 300):
+        """Wait until each service has exactly its number of running containers, all healthy."""
+
+        def all_healthy():
+            for service, count in services.items():
+                containers = self.containers(service)
+                if len(containers) != count or any(self.health(c) != "healthy" for c in containers):
+                    return False
+            return True
+
+        try:
+            wait_until(all_healthy, timeout, interval=2, what=f"{services} healthy")
+        except TimeoutError as exc:
+            logs = self.run("logs", "--tail", "40", *services, timeout=60)
+            raise AssertionError(f"{exc}\n{logs}") from None
+
+    def down(self):
+        """Remove the project's containers, volumes, networks and built images, Flower's included."""
+        self.run(
+            "--profile", "monitoring", "down", "--volumes", "--remove-orphans", "--rmi", "local",
+            "--timeout", "10", timeout=300,
+        )
+
+    def leftovers(self) -> dict[str, list[str]]:
+        """Containers, volumes and networks of the project still on the engine."""
+        label = f"label=com.docker.compose.project={self.name}"
+        return {
+            "containers": podman("ps", "--all", "--quiet", "--filter", label).split(),
+            "volumes": podman("volume", "ls", "--quiet", "--filter", label).split(),
+            "networks": podman("network", "ls", "--quiet", "--filter", label).split(),
+        }
+
+
+def copy_tracked_files(destination: Path):
+    """The repository's files as a fresh clone has them (with the working tree's changes)."""
+    listing = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO_DIR, capture_output=True, check=True, timeout=60,
+    ).stdout.decode().split("\0")
+    for relative in filter(None, listing):
+        source = REPO_DIR / relative
+        if source.is_file():
+            target = destination / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def build_stand_in_images():
+    """The official images' local stand-ins (skipped when already built)."""
+    subprocess.run([str(STAND_IN_BUILDER)], env=engine_env(), check=True, timeout=2400)

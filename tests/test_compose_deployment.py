@@ -1,0 +1,234 @@
+"""docker-compose.yml built, started and used for real: `make test-compose`.
+
+The repository's files are copied to a folder of the test's own, and docker-compose runs
+there, unchanged, under a project name of its own, with none of the user's settings: no
+.env, no DJANGO_SECRET_KEY. Without DOCKER_HOST, a `podman system service` serves the
+Docker API, on the local stand-ins of the official images (`make stand-in-images`).
+The form is used through http://127.0.0.1:8000, the port the compose file publishes.
+The tests share one deployment and run in this order; the last removes it.
+"""
+import os
+import re
+import socket
+import stat
+import uuid
+
+import pytest
+import requests
+
+from tests.containers import (
+    ComposeProject,
+    HealthcheckRunner,
+    PodmanService,
+    build_stand_in_images,
+    copy_tracked_files,
+    missing_tools,
+)
+from tests.processes import Browser, free_port, submit_concurrently, wait_until
+from tests.services import IN_CI
+
+pytestmark = pytest.mark.timeout(1800)
+
+BASE_URL = "http://127.0.0.1:8000"
+STACK = {"rabbitmq": 1, "redis": 1, "postgres": 1, "web": 1, "worker": 1}
+# The app user's uid, and a second normal user's whose folder app does not own.
+APP_UID = 1000
+OTHER_UID = 4321
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    missing = missing_tools()
+    if missing:
+        message = f"no container engine to run the compose file: {', '.join(missing)} missing"
+        if IN_CI:
+            pytest.fail(f"{message}, and CI=true needs it (.ci/run installs them)", pytrace=False)
+        pytest.skip(message)
+    assert not port_in_use(8000), "127.0.0.1:8000, the port the compose file publishes, is taken"
+
+    directory = tmp_path_factory.mktemp("compose") / "project"
+    copy_tracked_files(directory)
+    engine = None
+    if os.environ.get("DOCKER_HOST"):
+        docker_host = os.environ["DOCKER_HOST"]
+    else:
+        build_stand_in_images()
+        engine = PodmanService().start()
+        docker_host = engine.docker_host
+    project = ComposeProject(directory, f"djrc-test-{uuid.uuid4().hex[:8]}", docker_host)
+    healthchecks = HealthcheckRunner(project.name)
+    healthchecks.start()
+    try:
+        project.run("build", timeout=1800)
+        project.run("up", "--detach", timeout=600)
+        project.wait_healthy(STACK)
+        yield project
+    finally:
+        healthchecks.stop()
+        try:
+            project.down()
+        finally:
+            if engine is not None:
+                engine.stop()
+
+
+def rabbitmq_queue(project: ComposeProject, column: str) -> int:
+    """A column (messages, consumers) of the `celery` queue of the vhost rabbit."""
+    listing = project.exec("rabbitmq", "rabbitmqctl", "--quiet", "list_queues", "-p", "rabbit", "name", column)
+    match = re.search(r"^celery\s+(\d+)\s*$", listing, flags=re.MULTILINE)
+    return int(match.group(1)) if match else -1
+
+
+def submissions_in_database(project: ComposeProject) -> int:
+    count = project.exec(
+        "postgres", "psql", "--username", "django", "--dbname", "web_app", "--tuples-only", "--no-align",
+        "--command", "SELECT count(*) FROM submissions_submission",
+    )
+    return int(count.strip())
+
+
+def test_a_submission_goes_through_the_stack_to_the_host_results_folder_of_root(deployment):
+    results = deployment.directory / "results"
+    assert results.stat().st_uid == os.geteuid() == 0, "the test runs as root, like a root host user"
+
+    page = Browser(BASE_URL).submit("cats", "dogs")
+
+    assert page.status_code == 200
+    assert "cats es dogs" in page.text
+    assert deployment.results_lines() == ["cats es dogs"]
+    assert deployment.results_file.stat().st_uid == APP_UID, "written by the non-root app user"
+    assert results.stat().st_uid == 0, "the folder stays root's"
+
+
+def test_the_web_processes_run_as_the_app_user(deployment):
+    # Every process but the container's init (pid 1) and this probe: gunicorn's.
+    processes = deployment.exec(
+        "web", "python", "-c",
+        "import os\n"
+        "for pid in os.listdir('/proc'):\n"
+        "    if pid.isdigit() and int(pid) not in (1, os.getpid()):\n"
+        "        status = open(f'/proc/{pid}/status').read()\n"
+        "        print(status.split('Uid:')[1].split()[0], open(f'/proc/{pid}/comm').read().strip())\n",
+    ).splitlines()
+    assert len(processes) >= 2, "gunicorn's arbiter and its workers"
+    assert {line.split()[0] for line in processes} == {str(APP_UID)}, processes
+
+
+def test_web_and_worker_share_one_generated_secret_key(deployment):
+    web_key = deployment.exec("web", "cat", "/app/secret/django-secret-key")
+    worker_key = deployment.exec("worker", "cat", "/app/secret/django-secret-key")
+    assert len(web_key) >= 50
+    assert web_key == worker_key
+
+
+def test_three_workers_consume_the_one_queue_and_write_each_result_once(deployment):
+    deployment.run("up", "--detach", "--scale", "worker=3", "--no-recreate", timeout=300)
+    deployment.wait_healthy({**STACK, "worker": 3})
+    wait_until(lambda: rabbitmq_queue(deployment, "consumers") == 3, 60, interval=1, what="3 consumers")
+    pairs = [(f"scaled{number}", "dogs") for number in range(9)]
+
+    pages = submit_concurrently(BASE_URL, pairs, clients=3)
+
+    for (first, second), page in zip(pairs, pages):
+        assert f"{first} es {second}" in page.text
+    expected = ["cats es dogs", *(f"{first} es {second}" for first, second in pairs)]
+    assert sorted(deployment.results_lines()) == sorted(expected)
+
+
+def test_queued_submissions_survive_a_rabbitmq_restart_and_are_written_once(deployment):
+    deployment.run("stop", "worker", timeout=300)
+    before = deployment.results_lines()
+    pairs = [(f"queued{number}", "cats") for number in range(3)]
+
+    pages = submit_concurrently(BASE_URL, pairs, clients=3)
+
+    assert all("Pending" in page.text for page in pages)
+    wait_until(lambda: rabbitmq_queue(deployment, "messages") == 3, 60, interval=1, what="3 queued")
+    deployment.run("restart", "rabbitmq", timeout=300)
+    deployment.wait_healthy({"rabbitmq": 1})
+    assert rabbitmq_queue(deployment, "messages") == 3, "persistent messages kept on the volume"
+
+    deployment.run("start", "worker", timeout=300)
+    deployment.wait_healthy({"worker": 3})
+    browser = Browser(BASE_URL)
+    for (first, second), page in zip(pairs, pages):
+        assert f"{first} es {second}" in browser.wait_until_recorded(page, timeout=120)
+    assert sorted(deployment.results_lines()) == sorted([*before, *(f"{a} es {b}" for a, b in pairs)])
+
+
+def test_down_then_up_keeps_the_submissions_and_the_key(deployment):
+    submissions = submissions_in_database(deployment)
+    key = deployment.exec("web", "cat", "/app/secret/django-secret-key")
+    assert submissions == 13
+
+    deployment.run("down", "--timeout", "30", timeout=300)
+    deployment.run("up", "--detach", timeout=600)
+    deployment.wait_healthy(STACK)
+
+    assert submissions_in_database(deployment) == submissions
+    assert deployment.exec("web", "cat", "/app/secret/django-secret-key") == key
+    history = Browser(BASE_URL).get("/submissions/1/")
+    assert "cats es dogs" in history.text
+
+
+@pytest.mark.parametrize("owner", [APP_UID, OTHER_UID], ids=["app-user", "other-user"])
+def test_the_web_writes_results_into_a_host_folder_of_a_normal_user(deployment, owner):
+    results = deployment.directory / "results"
+    deployment.results_file.unlink(missing_ok=True)
+    os.chown(results, owner, owner)
+    results.chmod(0o755)
+    deployment.run("restart", "web", timeout=300)
+    deployment.wait_healthy({"web": 1})
+
+    page = Browser(BASE_URL).submit(f"user{owner}", "dogs")
+
+    assert f"user{owner} es dogs" in page.text
+    assert deployment.results_lines() == [f"user{owner} es dogs"]
+    assert results.stat().st_uid == owner, "the folder keeps its owner"
+    assert deployment.results_file.stat().st_uid == APP_UID
+    assert not results.stat().st_mode & stat.S_IWOTH, "never opened to everyone"
+
+
+def test_flower_answers_with_its_credentials_and_refuses_without(deployment):
+    port = free_port()
+    settings = {"FLOWER_BASIC_AUTH": "admin:compose-test-password", "FLOWER_HOST_PORT": str(port)}
+    deployment.run("--profile", "monitoring", "up", "--detach", "--no-deps", "flower", env=settings, timeout=300)
+    url = f"http://127.0.0.1:{port}/"
+
+    def status_without_credentials():
+        try:
+            return requests.get(url, timeout=5).status_code
+        except requests.RequestException:
+            return None
+
+    refused = wait_until(status_without_credentials, 120, interval=1, what="Flower answering")
+    allowed = requests.get(url, auth=("admin", "compose-test-password"), timeout=10)
+    wrong = requests.get(url, auth=("admin", "wrong"), timeout=10)
+
+    assert refused == 401
+    assert wrong.status_code == 401
+    assert allowed.status_code == 200
+
+
+def test_flower_without_credentials_stops_with_its_reason(deployment):
+    deployment.run("--profile", "monitoring", "rm", "--stop", "--force", "flower", timeout=120)
+    deployment.run("--profile", "monitoring", "up", "--detach", "--no-deps", "flower", timeout=300)
+    [flower] = deployment.containers("flower", all_states=True)
+
+    # on-failure:3 in the compose file: three restarts, then it stays stopped.
+    wait_until(
+        lambda: deployment.state(flower) == ("exited", 3), 120, interval=1, what="Flower given up"
+    )
+
+    assert "FLOWER_BASIC_AUTH is not set" in deployment.run("logs", "flower", timeout=60)
+
+
+def test_down_with_volumes_leaves_nothing_behind(deployment):
+    deployment.down()
+
+    assert deployment.leftovers() == {"containers": [], "volumes": [], "networks": []}
