@@ -8,13 +8,14 @@ export PATH := $(BIN):$(PATH)
 # Podman's settings for machines that cannot raise its default limits (see podman/).
 export CONTAINERS_CONF ?= $(CURDIR)/podman/containers.conf
 
-.PHONY: help install install-dev run test test-worker test-web test-e2e test-compose stand-in-images bench diagram clean
+.PHONY: help install install-dev run test test-worker test-web test-e2e test-compose test-cluster stand-in-images bench diagram clean
 
 help:
 	@echo "make run    start web (http://127.0.0.1:8000) and worker, reading .env when present"
 	@echo "make run FLOWER=1   the same, with Flower on http://127.0.0.1:5555 (needs FLOWER_BASIC_AUTH)"
 	@echo "make test   run the whole test suite"
 	@echo "make test-compose   build and run docker-compose.yml for real (Podman, stand-in images)"
+	@echo "make test-cluster   the cluster deployment under load, one fault at a time"
 
 $(VENV)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,7 +37,7 @@ $(SECRET_KEY_FILE):
 run: $(VENV)/.installed $(SECRET_KEY_FILE)
 	DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}" honcho start web worker $(if $(FLOWER),flower)
 
-test: test-worker test-web test-e2e test-compose
+test: test-worker test-web test-e2e test-compose test-cluster
 
 test-worker: $(VENV)/.installed-dev
 	cd rabbitmq_celery && pytest
@@ -49,7 +50,7 @@ test-web: $(VENV)/.installed-dev
 	cd web_app && DATABASE_URL=$(E2E_POSTGRES_URL)/web_app_$$$$ pytest
 
 test-e2e: $(VENV)/.installed-dev
-	pytest tests --ignore=tests/test_compose_deployment.py
+	pytest tests --ignore=tests/test_compose_deployment.py --ignore=tests/test_cluster_deployment.py
 
 # Local builds of the official images the compose file names, for machines with no
 # registry; skips the ones already built.
@@ -60,6 +61,11 @@ stand-in-images:
 # (the fixture's setup) and each step's.
 test-compose: $(VENV)/.installed-dev stand-in-images
 	pytest tests/test_compose_deployment.py --durations=0
+
+# The cluster deployment (docker-compose.cluster.yml) losing one part at a time under
+# load; prints what became of every submission. Reuses the stand-in images.
+test-cluster: $(VENV)/.installed-dev stand-in-images
+	pytest tests/test_cluster_deployment.py --durations=0
 
 $(VENV)/.installed-bench: $(VENV)/.installed-dev bench/requirements.txt
 	$(BIN)/python -m pip install --quiet -r bench/requirements.txt

@@ -1,0 +1,349 @@
+"""The cluster deployment (docker-compose.cluster.yml) under load, and the faults done to it.
+
+ClusterProject runs both compose files and reaches inside the containers (rabbitmqctl,
+psql, the processes' host pids, the network). LoadClients are browser-like clients that
+keep submitting the form through the load balancer; account() then checks every one of
+their submissions against the database and the results file.
+"""
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import requests
+
+from tests.containers import ComposeProject, engine_env, podman
+from tests.processes import CSRF_TOKEN, wait_until
+
+COMPOSE_FILES = ("--file", "docker-compose.yml", "--file", "docker-compose.cluster.yml")
+RABBITMQ_NODES = ("rabbitmq", "rabbitmq-2", "rabbitmq-3")
+STACK = {
+    "rabbitmq": 1, "rabbitmq-2": 1, "rabbitmq-3": 1, "redis": 1, "postgres": 1,
+    "web-server": 2, "worker": 3, "load-balancer": 1,
+}
+TASK_QUEUE = "celery"
+REQUEST_TIMEOUT = 30
+# What the web app's pages say when it refuses a submission: nothing was sent.
+APP_REFUSAL = re.compile(r'role="alert">[^<]*nothing was sent')
+# HAProxy's own error pages (no server up, a server that died while answering).
+BALANCER_ERROR = re.compile(r"<h1>(502 Bad Gateway|503 Service Unavailable|504 Gateway Time-out)</h1>")
+
+
+class ClusterProject(ComposeProject):
+    """docker-compose on docker-compose.yml with docker-compose.cluster.yml layered on it."""
+
+    def run(self, *args: str, **kwargs) -> str:
+        return super().run(*COMPOSE_FILES, *args, **kwargs)
+
+    def container(self, service: str) -> str:
+        """The name of the service's first running container."""
+        containers = self.containers(service)
+        assert containers, f"no running container of {service}"
+        return podman("inspect", "--format", "{{.Name}}", containers[0]).strip()
+
+    def host_pid(self, container: str) -> int:
+        return int(podman("inspect", "--format", "{{.State.Pid}}", container).strip())
+
+    def sigkill(self, container: str):
+        """SIGKILL the container's first process from the host, as a crash would: the whole container dies."""
+        os.kill(self.host_pid(container), signal.SIGKILL)
+
+    def address(self, container: str) -> str:
+        return podman(
+            "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", container
+        ).strip()
+
+    @property
+    def network(self) -> str:
+        return f"{self.name}_default"
+
+    def rabbitmqctl(self, *args: str, timeout: float = 60) -> str:
+        """rabbitmqctl on the first node that answers."""
+        errors = []
+        for node in RABBITMQ_NODES:
+            for container in self.containers(node):
+                result = subprocess.run(
+                    ["podman", "exec", container, "rabbitmqctl", "--quiet", *args],
+                    env=engine_env(), capture_output=True, text=True, timeout=timeout,
+                )
+                if result.returncode == 0:
+                    return result.stdout
+                errors.append(result.stderr.strip()[-300:])
+        raise AssertionError(f"rabbitmqctl {' '.join(args)} answered on no node: {errors}")
+
+    def task_queue(self) -> dict:
+        """The task queue's leader, members, ready and unacknowledged messages."""
+        listing = self.rabbitmqctl(
+            "list_queues", "-p", "rabbit", "name", "type", "leader", "members", "messages_ready",
+            "messages_unacknowledged",
+        )
+        for line in listing.splitlines():
+            columns = line.split("\t")
+            if columns[0] == TASK_QUEUE:
+                return {
+                    "type": columns[1],
+                    "leader": columns[2],
+                    "members": sorted(re.findall(r"rabbit@[\w-]+", columns[3])),
+                    "ready": int(columns[4]),
+                    "unacked": int(columns[5]),
+                }
+        raise AssertionError(f"no queue {TASK_QUEUE} in {listing}")
+
+    def running_nodes(self) -> list[str]:
+        status = self.rabbitmqctl("cluster_status", "--formatter", "json")
+        return sorted(re.search(r'"running_nodes":\[([^]]*)\]', status).group(1).replace('"', "").split(","))
+
+    def container_of_node(self, node: str) -> str:
+        """The container of a RabbitMQ node name (rabbit@rabbitmq-2 is the service rabbitmq-2)."""
+        return self.container(node.split("@", 1)[1])
+
+    def unacked_on(self, address: str) -> int:
+        """Messages delivered to the clients at this address and not yet acknowledged."""
+        listing = self.rabbitmqctl("list_channels", "name", "messages_unacknowledged")
+        return sum(
+            int(line.rsplit("\t", 1)[1])
+            for line in listing.splitlines()
+            if line.startswith(f"{address}:")
+        )
+
+    def processes(self, container: str) -> list[dict]:
+        """The container's processes: host pid, pid and parent pid inside it, command line."""
+        listing = podman("top", container, "hpid", "pid", "ppid", "args").splitlines()[1:]
+        processes = []
+        for line in listing:
+            hpid, pid, ppid, args = line.split(None, 3)
+            processes.append({"hpid": int(hpid), "pid": int(pid), "ppid": int(ppid), "args": args})
+        return processes
+
+    def submissions(self, prefix: str) -> list[dict]:
+        """The database's rows whose first string starts with prefix."""
+        rows = self.exec(
+            "postgres", "psql", "--username", "django", "--dbname", "web_app", "--tuples-only",
+            "--no-align", "--field-separator", "\t", "--command",
+            f"SELECT id, first, second, status FROM submissions_submission WHERE first LIKE '{prefix}%'",
+        )
+        return [
+            dict(zip(("id", "first", "second", "status"), line.split("\t")))
+            for line in rows.splitlines() if line.strip()
+        ]
+
+
+@dataclass
+class Attempt:
+    """One submission of the form by a load client, and what the client saw."""
+
+    first: str
+    second: str
+    started: float
+    finished: float = 0.0
+    # answered: the page shows the result; pending: accepted, result to come; refused: the
+    # app's clear 503, nothing sent; cut: the load balancer's error page or no answer at
+    # all, the request may or may not have reached a web server; unclear: anything else.
+    outcome: str = ""
+    detail: str = ""
+
+    @property
+    def line(self) -> str:
+        return f"{self.first} es {self.second}"
+
+
+def classify(attempt: Attempt, page: requests.Response) -> str:
+    if page.status_code == 200 and "/submissions/" in page.url:
+        return "answered" if attempt.line in page.text else "pending"
+    if page.status_code == 503 and APP_REFUSAL.search(page.text):
+        return "refused"
+    if page.status_code in (502, 503, 504) and BALANCER_ERROR.search(page.text):
+        return "cut"
+    return "unclear"
+
+
+class LoadClient(threading.Thread):
+    """A browser-like client: GET the form for its CSRF token, POST it, follow the redirect; again."""
+
+    def __init__(self, base_url: str, prefix: str, pause: float, stopped: threading.Event):
+        super().__init__(daemon=True)
+        self.base_url = base_url
+        self.prefix = prefix
+        self.pause = pause
+        self.stopped = stopped
+        self.attempts: list[Attempt] = []
+
+    def run(self):
+        number = 0
+        while not self.stopped.is_set():
+            session = requests.Session()
+            try:
+                form = session.get(self.base_url + "/", timeout=REQUEST_TIMEOUT)
+                token = CSRF_TOKEN.search(form.text)
+            except requests.RequestException:
+                token = None
+            if token is None:
+                # No form, so nothing sent: the next try comes after the pause.
+                self.stopped.wait(self.pause)
+                continue
+            attempt = Attempt(f"{self.prefix}n{number}", "z", started=time.monotonic())
+            number += 1
+            self.attempts.append(attempt)
+            try:
+                page = session.post(
+                    self.base_url + "/",
+                    data={"csrfmiddlewaretoken": token.group(1), "first": attempt.first, "second": attempt.second},
+                    timeout=REQUEST_TIMEOUT,
+                )
+                attempt.outcome = classify(attempt, page)
+                attempt.detail = f"{page.status_code} {page.url}"
+            except requests.RequestException as exc:
+                attempt.outcome, attempt.detail = "cut", f"{type(exc).__name__}: {exc}"[:300]
+            attempt.finished = time.monotonic()
+            self.stopped.wait(self.pause)
+
+
+class LoadClients:
+    """Several load clients at once, each submitting names of its own under one prefix."""
+
+    def __init__(self, base_url: str, prefix: str, count: int = 3, pause: float = 0.5):
+        self.stopped = threading.Event()
+        self.clients = [LoadClient(base_url, f"{prefix}c{index}", pause, self.stopped) for index in range(count)]
+
+    def __enter__(self) -> "LoadClients":
+        for client in self.clients:
+            client.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    def stop(self):
+        self.stopped.set()
+        for client in self.clients:
+            client.join(timeout=REQUEST_TIMEOUT * 2 + 5)
+
+    @property
+    def attempts(self) -> list[Attempt]:
+        return [attempt for client in self.clients for attempt in client.attempts]
+
+    def answered_since(self, moment: float) -> bool:
+        return any(a.outcome == "answered" and a.started >= moment for a in self.attempts)
+
+
+@dataclass
+class FaultReport:
+    """What became of one fault's submissions, after every result had time to arrive."""
+
+    fault: str
+    sent: int = 0
+    answered: int = 0
+    recorded_later: int = 0
+    refused: int = 0
+    cut_recorded: int = 0
+    cut_refused: int = 0
+    lost: int = 0
+    written_twice: int = 0
+    half_written: int = 0
+    unclear: int = 0
+    recovery_seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    COLUMNS = (
+        ("fault", 30), ("sent", 5), ("answered", 8), ("later", 5), ("refused", 7), ("cut: recorded/refused", 21),
+        ("lost", 4), ("twice", 5), ("recovered in", 12),
+    )
+
+    @property
+    def failures(self) -> int:
+        return self.lost + self.written_twice + self.half_written + self.unclear
+
+    def row(self) -> str:
+        values = (
+            self.fault, self.sent, self.answered, self.recorded_later, self.refused,
+            f"{self.cut_recorded}/{self.cut_refused}", self.lost, self.written_twice,
+            f"{self.recovery_seconds:.1f} s",
+        )
+        return "| " + " | ".join(str(value).ljust(width) for value, (_, width) in zip(values, self.COLUMNS)) + " |"
+
+    @classmethod
+    def header(cls) -> str:
+        names = "| " + " | ".join(name.ljust(width) for name, width in cls.COLUMNS) + " |"
+        rule = "|" + "|".join("-" * (width + 2) for _, width in cls.COLUMNS) + "|"
+        return f"{names}\n{rule}"
+
+
+def settle(project: ClusterProject, base_url: str, prefix: str, timeout: float = 180):
+    """Ask for each pending submission's status (which records a result that has come) until none is pending."""
+
+    def none_pending():
+        pending = [row for row in project.submissions(prefix) if row["status"] == "pending"]
+        for row in pending:
+            try:
+                requests.get(f"{base_url}/submissions/{row['id']}/status.json", timeout=REQUEST_TIMEOUT)
+            except requests.RequestException:
+                pass
+        return not pending
+
+    try:
+        wait_until(none_pending, timeout, interval=2, what=f"no submission {prefix}* pending")
+    except TimeoutError:
+        # What is still pending is counted as lost by account().
+        pass
+
+
+def account(project: ClusterProject, fault: str, prefix: str, attempts: list[Attempt], fault_at: float) -> FaultReport:
+    """Check every attempt against the database and the results file."""
+    report = FaultReport(fault, sent=len(attempts))
+    rows = Counter()
+    status = {}
+    for row in project.submissions(prefix):
+        rows[row["first"]] += 1
+        status[row["first"]] = row["status"]
+    lines = Counter(line for line in project.results_lines() if line.startswith(prefix))
+    for attempt in attempts:
+        in_database, written = rows[attempt.first], lines[attempt.line]
+        done = status.get(attempt.first) == "done"
+        if in_database > 1 or written > 1:
+            report.written_twice += 1
+            report.notes.append(f"{attempt.first}: {in_database} rows, {written} lines")
+        if attempt.outcome in ("answered", "pending", "cut") and in_database and not (done and written):
+            report.lost += 1
+            report.notes.append(f"{attempt.first} ({attempt.outcome}): {status.get(attempt.first)}, {written} lines")
+        elif written and not in_database:
+            report.half_written += 1
+            report.notes.append(f"{attempt.first}: a results line without its row")
+        elif attempt.outcome in ("answered", "pending") and not in_database:
+            report.lost += 1
+            report.notes.append(f"{attempt.first} ({attempt.outcome}): no row")
+        elif attempt.outcome == "refused" and in_database:
+            report.half_written += 1
+            report.notes.append(f"{attempt.first}: refused, yet a row")
+        if attempt.outcome == "answered":
+            report.answered += 1
+        elif attempt.outcome == "pending":
+            report.recorded_later += 1
+        elif attempt.outcome == "refused":
+            report.refused += 1
+        elif attempt.outcome == "cut":
+            if in_database:
+                report.cut_recorded += 1
+            else:
+                report.cut_refused += 1
+        else:
+            report.unclear += 1
+            report.notes.append(f"{attempt.first}: unclear answer {attempt.detail}")
+    report.recovery_seconds = recovery_seconds(attempts, fault_at)
+    return report
+
+
+def recovery_seconds(attempts: list[Attempt], fault_at: float) -> float:
+    """From the fault to the answer of the first submission, sent after the last one that failed, that succeeded.
+
+    A submission fails when it is not answered with its result; none failing gives the
+    time to the first answer after the fault.
+    """
+    after = sorted((a for a in attempts if a.finished >= fault_at), key=lambda a: a.started)
+    failed = [a for a in after if a.outcome != "answered"]
+    since = max((a.started for a in failed), default=fault_at)
+    recovered = [a.finished for a in after if a.outcome == "answered" and a.started > since]
+    return (min(recovered) - fault_at) if recovered else float("inf")
