@@ -5,6 +5,7 @@ psql, the processes' host pids, the network). LoadClients are browser-like clien
 keep submitting the form through the load balancer; account() then checks every one of
 their submissions against the database and the results file.
 """
+import json
 import os
 import re
 import signal
@@ -61,27 +62,41 @@ class ClusterProject(ComposeProject):
     def network(self) -> str:
         return f"{self.name}_default"
 
-    def rabbitmqctl(self, *args: str, timeout: float = 60) -> str:
-        """rabbitmqctl on the first node that answers."""
+    def rabbitmqctl(self, *args: str, timeout: float = 30) -> str:
+        """rabbitmqctl on the first node that answers (a paused or restarting one may not)."""
         errors = []
         for node in RABBITMQ_NODES:
             for container in self.containers(node):
-                result = subprocess.run(
-                    ["podman", "exec", container, "rabbitmqctl", "--quiet", *args],
-                    env=engine_env(), capture_output=True, text=True, timeout=timeout,
-                )
-                if result.returncode == 0:
+                try:
+                    result = subprocess.run(
+                        ["podman", "exec", container, "rabbitmqctl", "--quiet", *args],
+                        env=engine_env(), capture_output=True, text=True, timeout=timeout,
+                    )
+                except subprocess.TimeoutExpired:
+                    errors.append(f"{node}: no answer within {timeout} s")
+                    continue
+                if result.returncode == 0 and "{:badrpc" not in result.stdout:
                     return result.stdout
-                errors.append(result.stderr.strip()[-300:])
+                errors.append(f"{node}: {(result.stderr or result.stdout).strip()[-300:]}")
         raise AssertionError(f"rabbitmqctl {' '.join(args)} answered on no node: {errors}")
 
-    def task_queue(self) -> dict:
-        """The task queue's leader, members, ready and unacknowledged messages."""
-        listing = self.rabbitmqctl(
-            "list_queues", "-p", "rabbit", "name", "type", "leader", "members", "messages_ready",
-            "messages_unacknowledged",
-        )
-        for line in listing.splitlines():
+    def task_queue(self, timeout: float = 120) -> dict:
+        """The task queue's type, leader, members, ready and unacknowledged messages.
+
+        RabbitMQ 3.10 fails a whole listing while some quorum queue's member is still
+        starting on a node, so a failed listing is asked again.
+        """
+
+        def listing():
+            try:
+                return self.rabbitmqctl(
+                    "list_queues", "-p", "rabbit", "name", "type", "leader", "members", "messages_ready",
+                    "messages_unacknowledged",
+                )
+            except AssertionError:
+                return None
+
+        for line in wait_until(listing, timeout, interval=2, what="a listing of the queues").splitlines():
             columns = line.split("\t")
             if columns[0] == TASK_QUEUE:
                 return {
@@ -91,11 +106,15 @@ class ClusterProject(ComposeProject):
                     "ready": int(columns[4]),
                     "unacked": int(columns[5]),
                 }
-        raise AssertionError(f"no queue {TASK_QUEUE} in {listing}")
+        raise AssertionError(f"no queue {TASK_QUEUE} in the vhost rabbit")
 
     def running_nodes(self) -> list[str]:
-        status = self.rabbitmqctl("cluster_status", "--formatter", "json")
-        return sorted(re.search(r'"running_nodes":\[([^]]*)\]', status).group(1).replace('"', "").split(","))
+        """The nodes running in the cluster, as the first node that answers sees it; none when none answers."""
+        try:
+            status = self.rabbitmqctl("cluster_status", "--formatter", "json")
+        except AssertionError:
+            return []
+        return sorted(json.loads(status)["running_nodes"])
 
     def container_of_node(self, node: str) -> str:
         """The container of a RabbitMQ node name (rabbit@rabbitmq-2 is the service rabbitmq-2)."""
@@ -247,6 +266,7 @@ class FaultReport:
     unclear: int = 0
     recovery_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list, repr=False)
 
     COLUMNS = (
         ("fault", 30), ("sent", 5), ("answered", 8), ("later", 5), ("refused", 7), ("cut: recorded/refused", 21),
@@ -293,7 +313,7 @@ def settle(project: ClusterProject, base_url: str, prefix: str, timeout: float =
 
 def account(project: ClusterProject, fault: str, prefix: str, attempts: list[Attempt], fault_at: float) -> FaultReport:
     """Check every attempt against the database and the results file."""
-    report = FaultReport(fault, sent=len(attempts))
+    report = FaultReport(fault, sent=len(attempts), attempts=attempts)
     rows = Counter()
     status = {}
     for row in project.submissions(prefix):
@@ -318,6 +338,11 @@ def account(project: ClusterProject, fault: str, prefix: str, attempts: list[Att
         elif attempt.outcome == "refused" and in_database:
             report.half_written += 1
             report.notes.append(f"{attempt.first}: refused, yet a row")
+        if attempt.outcome != "answered":
+            report.notes.append(
+                f"{attempt.first}: {attempt.outcome} after {attempt.finished - attempt.started:.1f} s "
+                f"({attempt.detail}); {status.get(attempt.first, 'no row')}"
+            )
         if attempt.outcome == "answered":
             report.answered += 1
         elif attempt.outcome == "pending":
