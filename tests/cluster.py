@@ -23,7 +23,7 @@ from tests.processes import CSRF_TOKEN, wait_until
 COMPOSE_FILES = ("--file", "docker-compose.yml", "--file", "docker-compose.cluster.yml")
 RABBITMQ_NODES = ("rabbitmq", "rabbitmq-2", "rabbitmq-3")
 STACK = {
-    "rabbitmq": 1, "rabbitmq-2": 1, "rabbitmq-3": 1, "redis": 1, "postgres": 1,
+    "rabbitmq": 1, "rabbitmq-2": 1, "rabbitmq-3": 1, "rabbitmq-lb": 1, "redis": 1, "postgres": 1,
     "web-server": 2, "worker": 3, "load-balancer": 1,
 }
 TASK_QUEUE = "celery"
@@ -52,11 +52,6 @@ class ClusterProject(ComposeProject):
     def sigkill(self, container: str):
         """SIGKILL the container's first process from the host, as a crash would: the whole container dies."""
         os.kill(self.host_pid(container), signal.SIGKILL)
-
-    def address(self, container: str) -> str:
-        return podman(
-            "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", container
-        ).strip()
 
     @property
     def network(self) -> str:
@@ -120,14 +115,17 @@ class ClusterProject(ComposeProject):
         """The container of a RabbitMQ node name (rabbit@rabbitmq-2 is the service rabbitmq-2)."""
         return self.container(node.split("@", 1)[1])
 
-    def unacked_on(self, address: str) -> int:
-        """Messages delivered to the clients at this address and not yet acknowledged."""
-        listing = self.rabbitmqctl("list_channels", "name", "messages_unacknowledged")
-        return sum(
-            int(line.rsplit("\t", 1)[1])
-            for line in listing.splitlines()
-            if line.startswith(f"{address}:")
+    def active_tasks(self, worker: str) -> int:
+        """How many tasks the worker in this container has taken and not finished, as it tells Celery's inspect."""
+        answer = podman(
+            "exec", worker, "sh", "-c",
+            "with-secret-key celery -A rabbitmq_celery inspect active --json --timeout 5 --destination celery@$(hostname)",
+            timeout=60, check=False,
         )
+        try:
+            return sum(len(tasks) for tasks in json.loads(answer.strip().splitlines()[-1]).values())
+        except (IndexError, ValueError, AttributeError):
+            return 0
 
     def processes(self, container: str) -> list[dict]:
         """The container's processes: host pid, pid and parent pid inside it, command line."""

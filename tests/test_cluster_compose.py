@@ -37,12 +37,14 @@ def test_peer_discovery_lists_exactly_the_three_nodes():
     ]
 
 
-def test_every_client_is_given_the_three_nodes_and_a_quorum_queue(services):
+def test_every_client_reaches_the_nodes_through_the_broker_balancer_and_uses_a_quorum_queue(services):
     for service in ("web-server", "worker", "flower"):
         environment = services[service]["environment"]
-        hosts = [re.search(r"@([\w-]+):5672/", url).group(1) for url in environment["CELERY_BROKER_URL"].split(";")]
-        assert hosts == list(NODES), service
+        assert re.fullmatch(r"amqp://django:[^@]+@rabbitmq-lb:5672/rabbit", environment["CELERY_BROKER_URL"]), service
         assert environment["CELERY_TASK_DEFAULT_QUEUE_TYPE"] == "quorum", service
+    config = (REPO_DIR / "haproxy" / "rabbitmq.cfg").read_text()
+    assert re.findall(r"^\s*server ([\w-]+) \1:5672 check$", config, re.MULTILINE) == list(NODES)
+    assert "on-marked-down shutdown-sessions" in config, "a lost node's clients are cut, so they reconnect at once"
 
 
 def test_the_load_balancer_alone_publishes_port_8000_and_checks_the_web_servers(services):
@@ -69,6 +71,6 @@ def test_docker_compose_accepts_both_files_together():
     )
     assert result.returncode == 0, result.stderr
     merged = yaml.safe_load(result.stdout)["services"]
-    assert set(merged) >= {*NODES, "web-server", "load-balancer", "worker", "postgres", "redis"}
+    assert set(merged) >= {*NODES, "rabbitmq-lb", "web-server", "load-balancer", "worker", "postgres", "redis"}
     assert merged["web"]["profiles"] == ["single-host"], "the single-host web server waits in its profile"
     assert merged["worker"]["environment"]["CELERY_TASK_DEFAULT_QUEUE_TYPE"] == "quorum"
