@@ -57,9 +57,9 @@ test-e2e: $(VENV)/.installed-dev
 stand-in-images:
 	timeout 2400 stand-in-images/build
 
-# The compose deployment built, started and used; --durations gives the build time
-# (the fixture's setup) and each step's.
-test-compose: $(VENV)/.installed-dev stand-in-images
+# The compose deployment built, started and used (on Podman it builds the stand-in
+# images first); --durations gives the build time (the fixture's setup) and each step's.
+test-compose: $(VENV)/.installed-dev
 	pytest tests/test_compose_deployment.py --durations=0
 
 # The cluster deployment (docker-compose.cluster.yml) losing one part at a time under

@@ -33,15 +33,20 @@ def engine_env() -> dict:
     return env
 
 
+def engine_cli() -> str:
+    """The engine's own command: docker for the engine DOCKER_HOST names, else podman."""
+    return "docker" if os.environ.get("DOCKER_HOST") else "podman"
+
+
 def missing_tools() -> list[str]:
     """The commands a compose run needs that this machine lacks."""
-    needed = ["docker-compose"] if os.environ.get("DOCKER_HOST") else ["podman", "docker-compose"]
-    return [tool for tool in needed if shutil.which(tool) is None]
+    return [tool for tool in (engine_cli(), "docker-compose") if shutil.which(tool) is None]
 
 
-def podman(*args: str, timeout: float = COMMAND_TIMEOUT, check: bool = True) -> str:
+def engine(*args: str, timeout: float = COMMAND_TIMEOUT, check: bool = True) -> str:
+    """`podman ARGS` (or `docker ARGS` with DOCKER_HOST): both take the same ps, inspect, ls."""
     return subprocess.run(
-        ["podman", *args], env=engine_env(), capture_output=True, text=True, timeout=timeout, check=check
+        [engine_cli(), *args], env=engine_env(), capture_output=True, text=True, timeout=timeout, check=check
     ).stdout
 
 
@@ -104,13 +109,13 @@ class HealthcheckRunner(threading.Thread):
     def run(self):
         while not self.stopped.wait(HEALTHCHECK_INTERVAL):
             try:
-                containers = podman(
+                containers = engine(
                     "ps", "--quiet", "--filter", f"label=com.docker.compose.project={self.project}",
                     timeout=30, check=False,
                 ).split()
                 for container in containers:
                     # Containers without a healthcheck, or stopping meanwhile, just fail here.
-                    podman("healthcheck", "run", container, timeout=60, check=False)
+                    engine("healthcheck", "run", container, timeout=60, check=False)
             except subprocess.TimeoutExpired:
                 continue
 
@@ -142,9 +147,9 @@ class ComposeProject:
         env.update(extra or {})
         return env
 
-    def run(self, *args: str, env: dict | None = None, timeout: float = COMMAND_TIMEOUT) -> str:
-        """`docker-compose ARGS` in the project; its output, or an AssertionError with it."""
-        result = subprocess.run(
+    def attempt(self, *args: str, env: dict | None = None, timeout: float = COMMAND_TIMEOUT):
+        """`docker-compose ARGS` in the project, whatever its exit status."""
+        return subprocess.run(
             ["docker-compose", "--project-name", self.name, "--no-ansi", *args],
             cwd=self.directory,
             env=self.env(env),
@@ -152,6 +157,10 @@ class ComposeProject:
             text=True,
             timeout=timeout,
         )
+
+    def run(self, *args: str, env: dict | None = None, timeout: float = COMMAND_TIMEOUT) -> str:
+        """`docker-compose ARGS` in the project; its output, or an AssertionError with it."""
+        result = self.attempt(*args, env=env, timeout=timeout)
         assert result.returncode == 0, f"docker-compose {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
         return result.stdout
 
@@ -163,14 +172,14 @@ class ComposeProject:
             "--filter", f"label=com.docker.compose.project={self.name}",
             "--filter", f"label=com.docker.compose.service={service}",
         ]
-        return podman("ps", "--quiet", *(["--all"] if all_states else []), *filters).split()
+        return engine("ps", "--quiet", *(["--all"] if all_states else []), *filters).split()
 
     def health(self, container: str) -> str:
-        return podman("inspect", "--format", "{{.State.Health.Status}}", container, check=False).strip()
+        return engine("inspect", "--format", "{{.State.Health.Status}}", container, check=False).strip()
 
     def state(self, container: str) -> tuple[str, int]:
         """The container's status (running, exited...) and how often it was restarted."""
-        status, restarts = podman(
+        status, restarts = engine(
             "inspect", "--format", "{{.State.Status}} {{.RestartCount}}", container
         ).split()
         return status, int(restarts)
@@ -202,9 +211,9 @@ class ComposeProject:
         """Containers, volumes and networks of the project still on the engine."""
         label = f"label=com.docker.compose.project={self.name}"
         return {
-            "containers": podman("ps", "--all", "--quiet", "--filter", label).split(),
-            "volumes": podman("volume", "ls", "--quiet", "--filter", label).split(),
-            "networks": podman("network", "ls", "--quiet", "--filter", label).split(),
+            "containers": engine("ps", "--all", "--quiet", "--filter", label).split(),
+            "volumes": engine("volume", "ls", "--quiet", "--filter", label).split(),
+            "networks": engine("network", "ls", "--quiet", "--filter", label).split(),
         }
 
 

@@ -61,15 +61,18 @@ def deployment(tmp_path_factory):
         engine = PodmanService().start()
         docker_host = engine.docker_host
     project = ComposeProject(directory, f"djrc-test-{uuid.uuid4().hex[:8]}", docker_host)
+    # Docker runs healthchecks itself; Podman needs them run.
     healthchecks = HealthcheckRunner(project.name)
-    healthchecks.start()
+    if engine is not None:
+        healthchecks.start()
     try:
         project.run("build", timeout=1800)
         project.run("up", "--detach", timeout=600)
         project.wait_healthy(STACK)
         yield project
     finally:
-        healthchecks.stop()
+        if engine is not None:
+            healthchecks.stop()
         try:
             project.down()
         finally:
@@ -226,6 +229,13 @@ def test_flower_without_credentials_stops_with_its_reason(deployment):
     )
 
     assert "FLOWER_BASIC_AUTH is not set" in deployment.run("logs", "flower", timeout=60)
+
+
+def test_building_for_uid_0_is_refused_with_its_reason(deployment):
+    build = deployment.attempt("build", "web", env={"APP_UID": "0"}, timeout=600)
+
+    assert build.returncode != 0
+    assert "APP_UID=0: the app runs as a user of its own" in build.stdout + build.stderr
 
 
 def test_down_with_volumes_leaves_nothing_behind(deployment):
