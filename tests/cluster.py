@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import requests
 
-from tests.containers import ComposeProject, engine_env, podman
+from tests.containers import ComposeProject, engine, engine_cli, engine_env
 from tests.processes import CSRF_TOKEN, wait_until
 
 COMPOSE_FILES = ("--file", "docker-compose.yml", "--file", "docker-compose.cluster.yml")
@@ -44,10 +44,10 @@ class ClusterProject(ComposeProject):
         """The name of the service's first running container."""
         containers = self.containers(service)
         assert containers, f"no running container of {service}"
-        return podman("inspect", "--format", "{{.Name}}", containers[0]).strip()
+        return engine("inspect", "--format", "{{.Name}}", containers[0]).strip()
 
     def host_pid(self, container: str) -> int:
-        return int(podman("inspect", "--format", "{{.State.Pid}}", container).strip())
+        return int(engine("inspect", "--format", "{{.State.Pid}}", container).strip())
 
     def sigkill(self, container: str):
         """SIGKILL the container's first process from the host, as a crash would: the whole container dies."""
@@ -64,7 +64,7 @@ class ClusterProject(ComposeProject):
             for container in self.containers(node):
                 try:
                     result = subprocess.run(
-                        ["podman", "exec", container, "rabbitmqctl", "--quiet", *args],
+                        [engine_cli(), "exec", container, "rabbitmqctl", "--quiet", *args],
                         env=engine_env(), capture_output=True, text=True, timeout=timeout,
                     )
                 except subprocess.TimeoutExpired:
@@ -117,7 +117,7 @@ class ClusterProject(ComposeProject):
 
     def active_tasks(self, worker: str) -> int:
         """How many tasks the worker in this container has taken and not finished, as it tells Celery's inspect."""
-        answer = podman(
+        answer = engine(
             "exec", worker, "sh", "-c",
             "with-secret-key celery -A rabbitmq_celery inspect active --json --timeout 5 --destination celery@$(hostname)",
             timeout=60, check=False,
@@ -128,8 +128,17 @@ class ClusterProject(ComposeProject):
             return 0
 
     def processes(self, container: str) -> list[dict]:
-        """The container's processes: host pid, pid and parent pid inside it, command line."""
-        listing = podman("top", container, "hpid", "pid", "ppid", "args").splitlines()[1:]
+        """The container's processes: host pid, pid and parent pid as the container sees them, command line."""
+        if engine_cli() == "podman":
+            listing = engine("top", container, "hpid", "pid", "ppid", "args").splitlines()[1:]
+        else:
+            # Docker's top runs ps on the host: host pids only, which serve as both.
+            listing = [
+                f"{pid} {pid} {ppid} {args}"
+                for pid, ppid, args in (
+                    line.split(None, 2) for line in engine("top", container, "-o", "pid,ppid,args").splitlines()[1:]
+                )
+            ]
         processes = []
         for line in listing:
             hpid, pid, ppid, args = line.split(None, 3)

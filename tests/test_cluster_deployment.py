@@ -29,8 +29,8 @@ from tests.containers import (
     PodmanService,
     build_stand_in_images,
     copy_tracked_files,
+    engine,
     missing_tools,
-    podman,
 )
 from tests.processes import free_port, wait_until
 from tests.services import IN_CI
@@ -85,16 +85,18 @@ def cluster(tmp_path_factory, request):
 
     directory = tmp_path_factory.mktemp("cluster") / "project"
     copy_tracked_files(directory)
-    engine = None
+    podman_service = None
     if os.environ.get("DOCKER_HOST"):
         docker_host = os.environ["DOCKER_HOST"]
     else:
         build_stand_in_images()
-        engine = PodmanService().start()
-        docker_host = engine.docker_host
+        podman_service = PodmanService().start()
+        docker_host = podman_service.docker_host
     project = Cluster(directory, f"djrc-cluster-{uuid.uuid4().hex[:8]}", docker_host, web_port=free_port())
+    # Docker runs healthchecks itself; Podman needs them run.
     healthchecks = HealthcheckRunner(project.name)
-    healthchecks.start()
+    if podman_service is not None:
+        healthchecks.start()
     terminal = request.config.pluginmanager.get_plugin("terminalreporter")
     try:
         started = time.monotonic()
@@ -107,12 +109,13 @@ def cluster(tmp_path_factory, request):
         )
         yield project
     finally:
-        healthchecks.stop()
+        if podman_service is not None:
+            healthchecks.stop()
         try:
             project.down()
         finally:
-            if engine is not None:
-                engine.stop()
+            if podman_service is not None:
+                podman_service.stop()
 
 
 def under_load(cluster: Cluster, fault: str, do_fault, reports: list) -> FaultReport:
@@ -213,7 +216,7 @@ def test_a_node_cut_off_the_network_then_healed_loses_nothing(cluster, reports):
         # The task queue's leader: the majority must elect another while clients lose their node.
         node = cluster.task_queue()["leader"].split("@", 1)[1]
         container = cluster.container(node)
-        podman("network", "disconnect", cluster.network, container)
+        engine("network", "disconnect", cluster.network, container)
         try:
             cut_at = time.monotonic()
             wait_until(lambda: load.answered_since(cut_at + 5), RECOVERY_TIMEOUT, interval=0.5,
@@ -221,7 +224,7 @@ def test_a_node_cut_off_the_network_then_healed_loses_nothing(cluster, reports):
             wait_until(lambda: len(cluster.running_nodes()) == 2, RECOVERY_TIMEOUT, interval=2,
                        what="the cut node out of the cluster")
         finally:
-            podman("network", "connect", "--alias", node, cluster.network, container)
+            engine("network", "connect", "--alias", node, cluster.network, container)
         wait_for_whole_cluster(cluster)
         return [f"{container} cut off, then connected again"]
 
@@ -243,7 +246,7 @@ def test_a_whole_cluster_restart_keeps_the_queued_messages(cluster, reports):
             )
             containers = [cluster.container(node) for node in RABBITMQ_NODES]
             restarts = [
-                threading.Thread(target=podman, args=("restart", "--time", "60", container), kwargs={"timeout": 300})
+                threading.Thread(target=engine, args=("restart", "--time", "60", container), kwargs={"timeout": 300})
                 for container in containers
             ]
             for restart in restarts:
