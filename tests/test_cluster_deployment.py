@@ -184,7 +184,7 @@ def test_a_worker_killed_mid_task_leaves_its_task_to_another(cluster, reports):
         # Stopped, the pool process keeps the task it was given without finishing it.
         for child in pool_children:
             os.kill(child["hpid"], signal.SIGSTOP)
-        held = wait_until(lambda: cluster.active_tasks(worker), 60, interval=0.5, what="a task held by the worker")
+        held = wait_until(lambda: cluster.held_tasks(worker), 60, interval=0.5, what="a task held by the worker")
         killed["at"] = time.monotonic()
         cluster.sigkill(worker)
         cluster.wait_healthy({"worker": 3}, timeout=RECOVERY_TIMEOUT)
