@@ -178,7 +178,9 @@ def test_a_worker_killed_mid_task_leaves_its_task_to_another(cluster, reports):
 
     def kill_worker_holding_a_task(load):
         worker = cluster.container("worker")
-        celery = [p for p in cluster.processes(worker) if "celery" in p["args"]]
+        # Celery's processes, without the container's init (its command line names celery too).
+        init = cluster.host_pid(worker)
+        celery = [p for p in cluster.processes(worker) if "celery" in p["args"] and p["hpid"] != init]
         pool_children = [p for p in celery if p["ppid"] in {q["pid"] for q in celery}]
         assert pool_children, f"no pool process in {celery}"
         # Stopped, the pool process keeps the task it was given without finishing it.
