@@ -11,7 +11,7 @@ export CONTAINERS_CONF ?= $(CURDIR)/podman/containers.conf
 # The configuration file that run, web, worker and manage read, as honcho does.
 ENV_FILE ?= .env
 
-.PHONY: help install install-dev run web worker manage purge lint test test-worker test-web test-e2e test-compose stand-in-images bench diagram clean reset
+.PHONY: help install install-dev run web worker manage purge lint test test-worker test-web test-e2e test-compose test-cluster stand-in-images bench diagram clean reset
 
 help:
 	@echo "make run    start web (http://127.0.0.1:8000), worker and collector, reading .env when present; Ctrl-C stops them"
@@ -23,6 +23,7 @@ help:
 	@echo "make lint   ruff and mypy, as CI runs them"
 	@echo "make test   run the whole test suite"
 	@echo "make test-compose   build and run docker-compose.yml for real (Podman, stand-in images)"
+	@echo "make test-cluster   the cluster deployment under load, one fault at a time"
 
 $(VENV)/.installed: requirements.txt requirements-flower.txt requirements-local.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -72,7 +73,7 @@ lint: $(VENV)/.installed-dev
 	cd rabbitmq_celery && $(MYPY_ENV) DJANGO_SETTINGS_MODULE=rabbitmq_celery.settings mypy --config-file ../pyproject.toml .
 	$(MYPY_ENV) DJANGO_SETTINGS_MODULE=web_app.settings PYTHONPATH=web_app mypy tests harness bench
 
-test: test-worker test-web test-e2e test-compose
+test: test-worker test-web test-e2e test-compose test-cluster
 
 test-worker: $(VENV)/.installed-dev
 	cd rabbitmq_celery && pytest
@@ -85,7 +86,7 @@ test-web: $(VENV)/.installed-dev
 	cd web_app && DATABASE_URL=$(E2E_POSTGRES_URL)/web_app_$$$$ pytest
 
 test-e2e: $(VENV)/.installed-dev
-	pytest tests --ignore=tests/test_compose_deployment.py
+	pytest tests --ignore=tests/test_compose_deployment.py --ignore=tests/test_cluster_deployment.py
 
 # Local builds of the official images the compose file names, for machines with no
 # registry; skips the ones already built.
@@ -96,6 +97,12 @@ stand-in-images:
 # images first); --durations gives the build time (the fixture's setup) and each step's.
 test-compose: $(VENV)/.installed-dev
 	pytest tests/test_compose_deployment.py --durations=0
+
+# The cluster deployment (docker-compose.cluster.yml) losing one part at a time under
+# load; prints what became of every submission (on Podman it builds the stand-in images
+# first, or reuses them).
+test-cluster: $(VENV)/.installed-dev
+	pytest tests/test_cluster_deployment.py --durations=0
 
 $(VENV)/.installed-bench: $(VENV)/.installed-dev bench/requirements.txt
 	$(BIN)/python -m pip install --quiet -r bench/requirements.txt

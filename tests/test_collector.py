@@ -63,6 +63,7 @@ def test_a_user_who_leaves_still_gets_the_line_without_any_page_being_visited(ma
 
 def test_the_collector_stops_cleanly_on_sigterm(make_stack):
     stack = make_stack(**FAST_COLLECTOR)
+    stack.start_web()
     collector = stack.start_collector()
 
     collector.signal(signal.SIGTERM)

@@ -1,0 +1,82 @@
+"""docker-compose.cluster.yml and the files it mounts, checked without a container engine."""
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.services import IN_CI
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+CLUSTER_FILE = REPO_DIR / "docker-compose.cluster.yml"
+NODES = ("rabbitmq", "rabbitmq-2", "rabbitmq-3")
+
+
+@pytest.fixture(scope="module")
+def services():
+    return yaml.safe_load(CLUSTER_FILE.read_text())["services"]
+
+
+def test_each_node_has_its_hostname_volume_healthcheck_and_the_shared_cookie(services):
+    main = yaml.safe_load((REPO_DIR / "docker-compose.yml").read_text())["services"]
+    hostnames = {
+        node: services[node].get("hostname", main[node].get("hostname") if node in main else None) for node in NODES
+    }
+    assert hostnames == {node: node for node in NODES}
+    data_volumes = {next(v for v in services[node]["volumes"] if v.endswith(":/var/lib/rabbitmq")) for node in NODES}
+    assert len(data_volumes) == 3
+    for node in NODES:
+        assert services[node]["secrets"] == ["rabbitmq-erlang-cookie"]
+        assert "check_running" in services[node]["healthcheck"]["test"][1]
+
+
+def test_peer_discovery_lists_exactly_the_three_nodes():
+    config = (REPO_DIR / "rabbitmq" / "cluster.conf").read_text()
+    assert re.findall(r"^cluster_formation\.classic_config\.nodes\.\d+ = (\S+)$", config, re.MULTILINE) == [
+        f"rabbit@{node}" for node in NODES
+    ]
+
+
+def test_every_client_reaches_the_nodes_through_the_broker_balancer_and_uses_a_quorum_queue(services):
+    for service in ("web-server", "worker", "flower"):
+        environment = services[service]["environment"]
+        assert re.fullmatch(r"amqp://django:[^@]+@rabbitmq-lb:5672/rabbit", environment["CELERY_BROKER_URL"]), service
+        assert environment["CELERY_TASK_DEFAULT_QUEUE_TYPE"] == "quorum", service
+    config = (REPO_DIR / "haproxy" / "rabbitmq.cfg").read_text()
+    assert re.findall(r"^\s*server ([\w-]+) \1:5672 check$", config, re.MULTILINE) == list(NODES)
+    assert "on-marked-down shutdown-sessions" in config, "a lost node's clients are cut, so they reconnect at once"
+
+
+def test_the_load_balancer_alone_publishes_port_8000_and_checks_the_web_servers(services):
+    assert services["web"]["profiles"] == ["single-host"]
+    assert services["load-balancer"]["image"] == "haproxy:3.0"
+    assert services["load-balancer"]["ports"] == ["127.0.0.1:${WEB_PORT:-8000}:8000"]
+    assert "ports" not in services["web-server"]
+    assert services["web-server"]["scale"] >= 2
+    assert services["worker"]["scale"] >= 2
+    config = (REPO_DIR / "haproxy" / "haproxy.cfg").read_text()
+    assert re.search(r"^\s*server-template \w+ \d+ web-server:8000 check$", config, re.MULTILINE)
+    assert "option httpchk" in config
+
+
+def test_docker_compose_accepts_both_files_together():
+    client = shutil.which("docker-compose")
+    if client is None:
+        if IN_CI:
+            pytest.fail("docker-compose missing, and CI=true needs it (.ci/run installs it)")
+        pytest.skip("docker-compose missing")
+    result = subprocess.run(
+        [client, "--file", "docker-compose.yml", "--file", "docker-compose.cluster.yml", "config"],
+        cwd=REPO_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    merged = yaml.safe_load(result.stdout)["services"]
+    assert set(merged) >= {*NODES, "rabbitmq-lb", "web-server", "load-balancer", "worker", "postgres", "redis"}
+    assert merged["web"]["profiles"] == ["single-host"], "the single-host web server waits in its profile"
+    assert merged["worker"]["environment"]["CELERY_TASK_DEFAULT_QUEUE_TYPE"] == "quorum"

@@ -1,0 +1,282 @@
+"""docker-compose.cluster.yml under load, losing one part at a time: `make test-cluster`.
+
+The repository's files are copied to a folder of the test's own and both compose files
+run there, unchanged, under a project name of its own, on the stand-in images. Load
+clients keep submitting the form through the load balancer while each fault is done;
+then every submission is checked against PostgreSQL and the results file: none lost,
+none written twice. The table of what happened is printed at the end.
+The tests share one deployment and run in this order; the last removes it.
+"""
+
+import os
+import signal
+import threading
+import time
+import uuid
+
+import pytest
+
+from harness.processes import free_port, wait_until
+from harness.services import IN_CI
+from tests.cluster import (
+    RABBITMQ_NODES,
+    STACK,
+    ClusterProject,
+    FaultReport,
+    LoadClients,
+    account,
+    settle,
+)
+from tests.containers import (
+    HealthcheckRunner,
+    PodmanService,
+    build_stand_in_images,
+    copy_tracked_files,
+    engine,
+    missing_tools,
+)
+
+pytestmark = pytest.mark.timeout(2400)
+
+# Submissions answered before a fault is done, so it strikes a deployment under load.
+STEADY_ANSWERS = 3
+# How long the load goes on once the deployment has its parts back.
+LOAD_AFTER_RECOVERY = 8
+RECOVERY_TIMEOUT = 240
+NODES = {node: 1 for node in RABBITMQ_NODES}
+
+
+class Cluster(ClusterProject):
+    """The deployment, with the load balancer on a port of the test's own."""
+
+    def __init__(self, *args, web_port: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.web_port = web_port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def env(self, extra: dict | None = None) -> dict:
+        return super().env({"WEB_PORT": str(self.web_port), **(extra or {})})
+
+
+@pytest.fixture(scope="module")
+def reports(request):
+    """Each fault's report; printed as one table when the module is done."""
+    collected: list[FaultReport] = []
+    yield collected
+    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
+    lines = ["", "Faults under load (docker-compose.cluster.yml):", FaultReport.header()]
+    lines += [report.row() for report in collected]
+    for report in collected:
+        lines += [f"  {report.fault}: {note}" for note in report.notes]
+    for line in lines:
+        terminal.write_line(line)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, request):
+    missing = missing_tools()
+    if missing:
+        message = f"no container engine to run the compose files: {', '.join(missing)} missing"
+        if IN_CI:
+            pytest.fail(f"{message}, and CI=true needs it (.ci/run installs them)", pytrace=False)
+        pytest.skip(message)
+
+    directory = tmp_path_factory.mktemp("cluster") / "project"
+    copy_tracked_files(directory)
+    podman_service = None
+    if os.environ.get("DOCKER_HOST"):
+        docker_host = os.environ["DOCKER_HOST"]
+    else:
+        build_stand_in_images()
+        podman_service = PodmanService().start()
+        docker_host = podman_service.docker_host
+    project = Cluster(directory, f"djrc-cluster-{uuid.uuid4().hex[:8]}", docker_host, web_port=free_port())
+    # Docker runs healthchecks itself; Podman needs them run.
+    healthchecks = HealthcheckRunner(project.name)
+    if podman_service is not None:
+        healthchecks.start()
+    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
+    try:
+        started = time.monotonic()
+        project.run("build", timeout=1800)
+        built = time.monotonic()
+        project.run("up", "--detach", timeout=600)
+        project.wait_healthy(STACK, timeout=420)
+        terminal.write_line(
+            f"\ncluster: images built in {built - started:.0f} s, healthy {time.monotonic() - built:.0f} s later"
+        )
+        yield project
+    finally:
+        if podman_service is not None:
+            healthchecks.stop()
+        try:
+            project.down()
+        finally:
+            if podman_service is not None:
+                podman_service.stop()
+
+
+def under_load(cluster: Cluster, fault: str, do_fault, reports: list) -> FaultReport:
+    """Start the load, do the fault once submissions flow (do_fault waits until the parts are back),
+    load a while longer, then account for every submission."""
+    prefix = f"{fault}{uuid.uuid4().hex[:4]}"
+    with LoadClients(cluster.base_url, prefix) as load:
+        wait_until(
+            lambda: sum(a.outcome == "answered" for a in load.attempts) >= STEADY_ANSWERS,
+            120,
+            interval=0.5,
+            what="submissions answered before the fault",
+        )
+        fault_at = time.monotonic()
+        notes = do_fault(load) or []
+        back_at = time.monotonic()
+        wait_until(
+            lambda: load.answered_since(back_at), RECOVERY_TIMEOUT, interval=0.5, what="submissions answered again"
+        )
+        time.sleep(LOAD_AFTER_RECOVERY)
+    settle(cluster, cluster.base_url, prefix)
+    report = account(cluster, fault, prefix, load.attempts, fault_at)
+    report.notes[:0] = notes
+    reports.append(report)
+    return report
+
+
+def assert_nothing_lost(report: FaultReport):
+    assert report.sent > STEADY_ANSWERS
+    assert report.failures == 0, f"{report.row()}\n" + "\n".join(report.notes)
+
+
+def wait_for_whole_cluster(cluster: Cluster):
+    cluster.wait_healthy(NODES, timeout=RECOVERY_TIMEOUT)
+    wait_until(lambda: len(cluster.running_nodes()) == 3, RECOVERY_TIMEOUT, interval=2, what="3 running nodes")
+
+
+def test_the_three_nodes_form_one_cluster_and_the_task_queue_is_a_quorum_queue_on_all(cluster):
+    assert cluster.running_nodes() == ["rabbit@rabbitmq", "rabbit@rabbitmq-2", "rabbit@rabbitmq-3"]
+    queue = cluster.task_queue()
+    assert queue["type"] == "quorum"
+    assert queue["members"] == ["rabbit@rabbitmq", "rabbit@rabbitmq-2", "rabbit@rabbitmq-3"]
+
+
+def test_killing_the_queue_leader_elects_another_and_submissions_go_on(cluster, reports):
+    def kill_leader(load):
+        leader = cluster.task_queue()["leader"]
+        cluster.sigkill(cluster.container_of_node(leader))
+        new_leader = wait_until(
+            lambda: (found := cluster.task_queue()["leader"]) != leader and found,
+            RECOVERY_TIMEOUT,
+            interval=1,
+            what="a new leader",
+        )
+        wait_for_whole_cluster(cluster)
+        return [f"leader {leader} killed, {new_leader} elected"]
+
+    report = under_load(cluster, "leader", kill_leader, reports)
+
+    assert_nothing_lost(report)
+    assert len(cluster.task_queue()["members"]) == 3, "the restarted node is a member again"
+
+
+def test_a_worker_killed_mid_task_leaves_its_task_to_another(cluster, reports):
+    killed = {}
+
+    def kill_worker_holding_a_task(load):
+        worker = cluster.container("worker")
+        # Celery's processes, without the container's init (its command line names celery too).
+        init = cluster.host_pid(worker)
+        celery = [p for p in cluster.processes(worker) if "celery" in p["args"] and p["hpid"] != init]
+        pool_children = [p for p in celery if p["ppid"] in {q["pid"] for q in celery}]
+        assert pool_children, f"no pool process in {celery}"
+        # Stopped, the pool process keeps the task it was given without finishing it.
+        for child in pool_children:
+            os.kill(child["hpid"], signal.SIGSTOP)
+        held = wait_until(lambda: cluster.held_tasks(worker), 60, interval=0.5, what="a task held by the worker")
+        killed["at"] = time.monotonic()
+        cluster.sigkill(worker)
+        cluster.wait_healthy({"worker": 3}, timeout=RECOVERY_TIMEOUT)
+        return [f"{worker} killed holding {held} task(s) it had not acknowledged"]
+
+    report = under_load(cluster, "worker", kill_worker_holding_a_task, reports)
+
+    assert_nothing_lost(report)
+    # The submissions whose tasks the stopped worker held were still waiting when it was killed.
+    held = [a for a in report.attempts if a.started < killed["at"] < a.finished]
+    assert held, "a submission was waiting on the killed worker"
+    assert all(a.outcome in ("answered", "pending") for a in held), held
+
+
+def test_killing_a_web_server_sends_the_traffic_to_the_other(cluster, reports):
+    def kill_web_server(load):
+        web = cluster.container("web-server")
+        cluster.sigkill(web)
+        cluster.wait_healthy({"web-server": 2}, timeout=RECOVERY_TIMEOUT)
+        return [f"{web} killed"]
+
+    report = under_load(cluster, "web", kill_web_server, reports)
+
+    assert_nothing_lost(report)
+
+
+def test_a_node_cut_off_the_network_then_healed_loses_nothing(cluster, reports):
+    def cut_and_heal(load):
+        # The task queue's leader: the majority must elect another while clients lose their node.
+        node = cluster.task_queue()["leader"].split("@", 1)[1]
+        container = cluster.container(node)
+        engine("network", "disconnect", cluster.network, container)
+        try:
+            cut_at = time.monotonic()
+            wait_until(
+                lambda: load.answered_since(cut_at + 5), RECOVERY_TIMEOUT, interval=0.5, what="the majority serving"
+            )
+            wait_until(
+                lambda: len(cluster.running_nodes()) == 2,
+                RECOVERY_TIMEOUT,
+                interval=2,
+                what="the cut node out of the cluster",
+            )
+        finally:
+            engine("network", "connect", "--alias", node, cluster.network, container)
+        wait_for_whole_cluster(cluster)
+        return [f"{container} cut off, then connected again"]
+
+    report = under_load(cluster, "partition", cut_and_heal, reports)
+
+    assert_nothing_lost(report)
+    assert len(cluster.task_queue()["members"]) == 3
+
+
+def test_a_whole_cluster_restart_keeps_the_queued_messages(cluster, reports):
+    queued = {}
+
+    def restart_with_messages_queued(load):
+        cluster.run("stop", "--timeout", "60", "worker", timeout=300)
+        try:
+            queued["before"] = wait_until(
+                lambda: (ready := cluster.task_queue()["ready"]) >= 5 and ready,
+                180,
+                interval=1,
+                what="messages queued",
+            )
+            containers = [cluster.container(node) for node in RABBITMQ_NODES]
+            restarts = [
+                threading.Thread(target=engine, args=("restart", "--time", "60", container), kwargs={"timeout": 300})
+                for container in containers
+            ]
+            for restart in restarts:
+                restart.start()
+            for restart in restarts:
+                restart.join(timeout=320)
+            wait_for_whole_cluster(cluster)
+            queued["after"] = cluster.task_queue()["ready"]
+        finally:
+            cluster.run("start", "worker", timeout=300)
+        cluster.wait_healthy({"worker": 3}, timeout=RECOVERY_TIMEOUT)
+        return [f"{queued['before']} messages queued before the restart, {queued['after']} after it"]
+
+    report = under_load(cluster, "restart", restart_with_messages_queued, reports)
+
+    assert_nothing_lost(report)
+    assert queued["after"] >= queued["before"], "every queued message kept"
