@@ -137,7 +137,11 @@ def send(submission: Submission) -> AsyncResult:
     """Publish the submission's task under its own task id; BrokerUnavailable or BackendUnavailable."""
     try:
         return app.send_task(
-            ADDING_TASK_NAME, args=(submission.first, submission.second), task_id=str(submission.task_id)
+            ADDING_TASK_NAME,
+            args=(submission.first, submission.second),
+            task_id=str(submission.task_id),
+            # A broker that never confirms (a node cut off from its cluster) must not hold the request.
+            confirm_timeout=settings.PUBLISH_CONFIRM_TIMEOUT,
         )
     except broker_errors() as exc:
         logger.warning("Broker unavailable, task %s not sent: %s", submission.task_id, exc)

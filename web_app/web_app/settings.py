@@ -156,6 +156,9 @@ RESULTS_DIR = REPO_DIR / env.str("RESULTS_DIR", default="results")
 RESULTS_FILE = RESULTS_DIR / "results.txt"
 # Seconds a submission waits for its result before the page says "pending".
 RESULT_TIMEOUT = env.float("RESULT_TIMEOUT", default=10)
+# Seconds a publish waits for RabbitMQ's confirm before it counts as failed (and is retried
+# within CELERY_TASK_PUBLISH_RETRY_POLICY).
+PUBLISH_CONFIRM_TIMEOUT = env.float("PUBLISH_CONFIRM_TIMEOUT", default=3)
 # Seconds a write waits for the database's (and the results file's) writer lock before it gives up.
 WRITE_LOCK_TIMEOUT = env.float("WRITE_LOCK_TIMEOUT", default=5)
 # Seconds a health check waits for the broker, the result backend or a worker's reply.
