@@ -66,13 +66,19 @@ def reports(request):
     """Each fault's report; printed as one table when the module is done."""
     collected: list[FaultReport] = []
     yield collected
-    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
     lines = ["", "Faults under load (docker-compose.cluster.yml):", FaultReport.header()]
     lines += [report.row() for report in collected]
     for report in collected:
         lines += [f"  {report.fault}: {note}" for note in report.notes]
-    for line in lines:
-        terminal.write_line(line)
+    show(request, lines)
+
+
+def show(request, lines: list[str]):
+    """Write lines on the terminal, past pytest's capture of the test's output."""
+    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
+    with request.config.pluginmanager.get_plugin("capturemanager").global_and_fixture_disabled():
+        for line in lines:
+            terminal.write_line(line)
 
 
 @pytest.fixture(scope="module")
@@ -98,16 +104,13 @@ def cluster(tmp_path_factory, request):
     healthchecks = HealthcheckRunner(project.name)
     if podman_service is not None:
         healthchecks.start()
-    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
     try:
         started = time.monotonic()
         project.run("build", timeout=1800)
         built = time.monotonic()
         project.run("up", "--detach", timeout=600)
         project.wait_healthy(STACK, timeout=420)
-        terminal.write_line(
-            f"\ncluster: images built in {built - started:.0f} s, healthy {time.monotonic() - built:.0f} s later"
-        )
+        show(request, [f"cluster: images built in {built - started:.0f} s, healthy {time.monotonic() - built:.0f} s later"])
         yield project
     finally:
         if podman_service is not None:
