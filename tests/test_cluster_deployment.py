@@ -110,7 +110,10 @@ def cluster(tmp_path_factory, request):
         built = time.monotonic()
         project.run("up", "--detach", timeout=600)
         project.wait_healthy(STACK, timeout=420)
-        show(request, [f"cluster: images built in {built - started:.0f} s, healthy {time.monotonic() - built:.0f} s later"])
+        show(
+            request,
+            [f"cluster: images built in {built - started:.0f} s, healthy {time.monotonic() - built:.0f} s later"],
+        )
         yield project
     finally:
         if podman_service is not None:
