@@ -330,7 +330,10 @@ def record_outcome(submission: Submission, outcome: Outcome) -> Submission:
     except WriteLockTimeout as exc:
         logger.warning("Writers busy, %s stays pending for the collector: %s", submission.task_id, exc)
         return submission
-    except (OSError, DatabaseError) as exc:
+    except OSError as exc:
+        # The reason without the file's path, which the page shows to whoever submitted.
+        raise NotRecorded(exc.strerror or type(exc).__name__) from exc
+    except DatabaseError as exc:
         raise NotRecorded(str(exc)) from exc
     if claimed:
         # What this recorder stored, without reading the row back.

@@ -72,7 +72,7 @@ def render_not_recorded(request, submission, exc):
     return render(request, "submissions/not_recorded.html", context, status=503)
 
 
-def refreshed_submission(pk) -> Submission:
+def submission_with_late_result(pk) -> Submission:
     """The submission, its result recorded if it has come; a write that fails leaves it pending
     for the collector, and the page shows it pending."""
     submission = get_object_or_404(Submission, pk=pk)
@@ -85,7 +85,7 @@ def refreshed_submission(pk) -> Submission:
 @require_safe
 def submission_detail(request, pk):
     """A submission's page; while pending, each view checks once whether its result has come."""
-    submission = refreshed_submission(pk)
+    submission = submission_with_late_result(pk)
     context = {
         "submission": submission,
         "status": submission_status_payload(submission),
@@ -98,7 +98,7 @@ def submission_detail(request, pk):
 @require_safe
 def submission_status(request, pk):
     """A submission's status as JSON, for its page's polling; records a late result like the page."""
-    return JsonResponse(submission_status_payload(refreshed_submission(pk)))
+    return JsonResponse(submission_status_payload(submission_with_late_result(pk)))
 
 
 @never_cache
