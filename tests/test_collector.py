@@ -50,7 +50,12 @@ def test_a_user_who_leaves_still_gets_the_line_without_any_page_being_visited(ma
 
     # Nobody looks at the pages again; the worker starts.
     stack.start_worker()
-    wait_until(lambda: len(stack.results_lines()) >= len(pairs), timeout=60, what="every line written")
+    # Each line is appended before its "done" is committed: wait for the rows.
+    wait_until(
+        lambda: [row["status"] for row in stack.submissions()] == ["done"] * len(pairs),
+        timeout=60,
+        what="every submission recorded",
+    )
 
     assert sorted(stack.results_lines()) == sorted(f"{first} es {second}" for first, second in pairs)
     rows = stack.submissions()
@@ -86,7 +91,7 @@ def test_a_result_gone_from_redis_before_it_was_recorded_is_sent_again_and_compl
     # Redis restarted without persistence, or the key was evicted, before anyone recorded it.
     client.delete(result_key(task_id))
     collector = stack.start_collector()
-    wait_until(lambda: stack.results_lines(), timeout=60, what="the line written")
+    wait_until(lambda: only_row(stack)["status"] == "done", timeout=60, what="the result recorded")
 
     assert stack.results_lines() == ["cats es dogs"]
     row = only_row(stack)
@@ -123,7 +128,8 @@ def test_a_task_lost_every_time_fails_with_its_reason_and_a_late_result_still_co
         "date_done": None,
     }
     redis_client().set(result_key(row["task_id"]), json.dumps(meta))
-    wait_until(lambda: stack.results_lines(), timeout=30, what="the late line written")
+    # The line is appended before "done" is committed: wait for the row.
+    wait_until(lambda: only_row(stack)["status"] == "done", timeout=30, what="the late result recorded")
 
     assert stack.results_lines() == ["cats es dogs"]
     assert (only_row(stack)["status"], only_row(stack)["error"]) == ("done", "")
@@ -204,7 +210,12 @@ def test_a_full_disk_is_a_503_with_a_link_and_every_line_is_written_once_after_s
     assert (small_disk.path / "results" / "results.txt").read_text() == earlier + "\n", "no part of a line"
 
     small_disk.free()
-    wait_until(lambda: len(stack.results_lines()) == 5, timeout=30, what="the lines written once there is room")
+    # Each line is appended before its "done" is committed: wait for the rows.
+    wait_until(
+        lambda: {row["status"] for row in stack.submissions()} == {"done"},
+        timeout=30,
+        what="every submission recorded once there is room",
+    )
     assert sorted(stack.results_lines()) == sorted([earlier] + [f"full{index} es disk" for index in range(4)])
     assert {row["status"] for row in stack.submissions()} == {"done"}
 
