@@ -217,10 +217,8 @@ def parse_date_done(value) -> datetime | None:
 
 
 def describe_failure(status: str, exception) -> str:
-    """A failure in words, from the type name and message the worker stored."""
-    if isinstance(exception, BaseException):
-        text = f"{type(exception).__name__}: {exception}"
-    elif isinstance(exception, dict) and isinstance(exception.get("exc_type"), str):
+    """A failure in words, from the type name and message the worker stored (plain JSON, never an exception)."""
+    if isinstance(exception, dict) and isinstance(exception.get("exc_type"), str):
         message = exception.get("exc_message", "")
         if isinstance(message, (list, tuple)):
             message = " ".join(str(part) for part in message)
