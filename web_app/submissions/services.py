@@ -316,6 +316,13 @@ def record_outcome(submission: Submission, outcome: Outcome) -> Submission:
     the database cannot be written; writers that stay busy past WRITE_LOCK_TIMEOUT
     leave it pending too, for the collector, without an error.
     """
+    outcome_claim(submission, outcome)
+    return submission
+
+
+def outcome_claim(submission: Submission, outcome: Outcome) -> bool:
+    """record_outcome, telling whether this call stored the outcome (False when another recorder
+    had it, or the writers stayed busy); `submission` is updated either way."""
     finished_at = outcome.finished_at or timezone.now()
     try:
         if outcome.status == Submission.Status.DONE:
@@ -327,7 +334,7 @@ def record_outcome(submission: Submission, outcome: Outcome) -> Submission:
             stored = {"error": outcome.error}
     except WriteLockTimeout as exc:
         logger.warning("Writers busy, %s stays pending for the collector: %s", submission.task_id, exc)
-        return submission
+        return False
     except OSError as exc:
         # The reason without the file's path, which the page shows to whoever submitted.
         raise NotRecorded(exc.strerror or type(exc).__name__) from exc
@@ -342,7 +349,7 @@ def record_outcome(submission: Submission, outcome: Outcome) -> Submission:
         submission.refresh_from_db()
     if not submission.is_pending:
         forget_result(submission.task_id)
-    return submission
+    return claimed
 
 
 def record_failure(submission: Submission, error: str, finished_at: datetime) -> bool:
@@ -508,7 +515,7 @@ def collect_pending(older_than_seconds: float = 0, report_each=None) -> CollectR
     A sweep is bounded: at most COLLECT_BATCH_SIZE submissions, one round trip
     to the result backend for all of them, and bounded waits for each write.
     One bad row never stops the others. `report_each(submission)` is called for
-    each submission the sweep finished.
+    each submission this sweep recorded itself.
     """
     report = CollectReport()
     finish_interrupted_recordings()
@@ -531,17 +538,20 @@ def collect_pending(older_than_seconds: float = 0, report_each=None) -> CollectR
                 waiting.append(submission)
             continue
         try:
-            recorded = record_outcome(submission, outcome)
+            claimed = outcome_claim(submission, outcome)
         except NotRecorded as exc:
             logger.warning("Result of submission %s came but is not recorded yet: %s", submission.pk, exc)
             report.not_recorded += 1
             continue
-        if recorded.status == Submission.Status.DONE:
+        if not claimed:
+            # Another recorder had it, and reports it.
+            continue
+        if submission.status == Submission.Status.DONE:
             report.done += 1
-        elif recorded.status == Submission.Status.FAILED:
+        elif submission.status == Submission.Status.FAILED:
             report.failed += 1
-        if report_each and not recorded.is_pending:
-            report_each(recorded)
+        if report_each:
+            report_each(submission)
     resent, lost = look_after_stale(waiting, report_each)
     report.resent, report.lost = resent, lost
     report.still_pending = len(waiting) - lost

@@ -307,6 +307,26 @@ def test_collect_pending_records_late_results_and_counts_them(db, results_file):
     assert (second.done, second.still_pending) == (0, 1)
 
 
+def test_collect_pending_reports_only_what_it_recorded_itself(db, results_file, monkeypatch):
+    submission = Submission.objects.create(first="cats", second="dogs", task_id=uuid.uuid4())
+    store(str(submission.task_id), "cats es dogs")
+    read_outcomes = services.read_outcomes
+
+    def another_collector_wins(task_ids):
+        outcomes = read_outcomes(task_ids)
+        # Another collector records it between this sweep's read and its claim.
+        services.record_outcome(Submission.objects.get(pk=submission.pk), done("cats es dogs"))
+        return outcomes
+
+    monkeypatch.setattr(services, "read_outcomes", another_collector_wins)
+    reported: list[Submission] = []
+
+    report = services.collect_pending(report_each=reported.append)
+
+    assert (report.done, reported) == (0, [])
+    assert results_file.read_text() == "cats es dogs\n"
+
+
 def test_collect_pending_skips_the_recent_ones_when_asked(db, results_file):
     recent = Submission.objects.create(first="a", second="b", task_id=uuid.uuid4())
     store(str(recent.task_id), "a es b")
