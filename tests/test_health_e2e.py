@@ -165,13 +165,15 @@ def gunicorn_thread_counts(web) -> dict[int, int]:
 @pytest.mark.parametrize("worker_class", ["gevent", "gthread"])
 def test_bursts_of_concurrent_healthz_leave_submissions_completing_and_threads_flat(make_stack, worker_class):
     # HEALTH_CACHE_SECONDS=0: every call wants a fresh answer, the most a caller can ask of the checks.
-    # With gthread, 16 threads a process, fewer than a burst, so that each process's thread pool is
-    # full and any thread beyond it is one the checks started.
+    # With gthread, one process of 16 threads, fewer than a burst, so that its thread pool is full
+    # and any thread beyond it is one the checks started (with two processes, one may take too few
+    # of a burst's connections to fill its pool, which then grows later).
     threads_per_process = 16
     stack = make_stack(
         "rabbitmq",
         HEALTH_CACHE_SECONDS="0",
         RESULT_TIMEOUT="10",
+        GUNICORN_WORKERS="1",
         GUNICORN_THREADS=str(threads_per_process),
         GUNICORN_WORKER_CLASS=worker_class,
     )
