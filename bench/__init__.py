@@ -1,1 +1,1 @@
-"""The benchmark: project vs the seed's way (baseline) vs a bare Celery client (floor)."""
+"""The benchmark: the project against the seed, a reduced Django reference and a bare Celery client."""

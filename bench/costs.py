@@ -1,4 +1,4 @@
-"""What each request of a browser's cycle costs, one request at a time, project beside baseline.
+"""What each request of a browser's cycle costs, one request at a time, project beside the seed.
 
     python -m bench.costs [REQUESTS]
 
@@ -7,8 +7,9 @@ browser at a time makes REQUESTS requests of each kind, and the CPU of the web
 process tree (and of the worker, for the POST) is divided by the count. No
 other load runs, so these are the costs of the work itself, without the
 contention of the load levels; a static file of the project gives gunicorn's
-own cost of a request. The baseline answers its POST with the page itself,
-the project redirects to the submission's page (POST/redirect/GET).
+own cost of a request. Both redirect after the POST: the seed to its form page,
+the project to the submission's page (POST/redirect/GET); the seed's cycle is
+thus its form page twice and the POST.
 """
 
 import sys
@@ -17,15 +18,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bench import metrics
-from bench.run import BROKER_URL, OUT_DIR, RESULTS_DIR, SeedStack, System, make_stack
+from bench.run import BROKER_URL, OUT_DIR, RESULTS_DIR, System, make_stack
+from bench.stacks import SEED_FIELDS, SeedStack
 from harness.processes import HttpClient, Stack
 from harness.services import delete_queue
 
 WARMUP_SUBMISSIONS = 50
 
 
-def post(browser: HttpClient, token: str, number: int, follow: bool):
-    data = {"csrfmiddlewaretoken": token, "first": f"c{number}", "second": "dogs"}
+def post(browser: HttpClient, token: str, number: int, follow: bool, fields=("first", "second")):
+    data = {"csrfmiddlewaretoken": token, fields[0]: f"c{number}", fields[1]: "dogs"}
     page = browser.session.post(browser.base_url + "/", data=data, timeout=30, allow_redirects=follow)
     if page.status_code not in (200, 302):
         raise RuntimeError(f"POST answered {page.status_code}")
@@ -49,15 +51,17 @@ def request_kinds(system: System, browser: HttpClient) -> dict[str, Callable[[in
             "/static/submissions/style.css"
         ).raise_for_status()
     else:
-        kinds = {"GET / (the form)": get_form}
-        kinds["POST / (send, spin on ready(), write; answers with the page)"] = lambda n: post(browser, token, n, False)
+        kinds = {"GET / (the form; twice a cycle)": get_form}
+        kinds["POST / (save, send, spin on ready(), write; answers with a redirect)"] = lambda n: post(
+            browser, token, n, False, system.fields
+        )
     return kinds
 
 
 def measure(system: System, count: int) -> list[dict]:
     browser = HttpClient(system.stack.base_url)
     for number in range(WARMUP_SUBMISSIONS):
-        browser.submit(f"warm{number}", "dogs")
+        browser.submit(f"warm{number}", "dogs", fields=system.fields)
     rows = []
     for kind, call in request_kinds(system, browser).items():
         pids = [system.web_pid, system.worker_pid]
@@ -84,7 +88,7 @@ def main(count: int = 300) -> int:
     run_dir = OUT_DIR / f"costs-{datetime.now():%Y%m%d-%H%M%S}"
     systems = [
         System("project", make_stack(Stack, run_dir / "project"), has_web=True),
-        System("baseline", make_stack(SeedStack, run_dir / "baseline"), has_web=True),
+        System("seed", make_stack(SeedStack, run_dir / "seed"), has_web=True, fields=SEED_FIELDS),
     ]
     rows = []
     try:
@@ -97,7 +101,11 @@ def main(count: int = 300) -> int:
             system.stack.stop_all()
             delete_queue(BROKER_URL, system.stack.queue)
     cycle = {
-        system.name: sum(r["web_ms"] for r in rows if r["system"] == system.name and "static" not in r["request"])
+        system.name: sum(
+            r["web_ms"] * (2 if "twice" in r["request"] else 1)
+            for r in rows
+            if r["system"] == system.name and "static" not in r["request"]
+        )
         for system in systems
     }
     lines = [
@@ -115,7 +123,7 @@ def main(count: int = 300) -> int:
         "",
         "Web CPU of a whole cycle (the static file left out): "
         + ", ".join(f"{name} {ms:.2f} ms" for name, ms in cycle.items())
-        + f"; project ÷ baseline {cycle['project'] / cycle['baseline']:.2f}.",
+        + f"; project ÷ seed {cycle['project'] / cycle['seed']:.2f}.",
     ]
     text = "\n".join(lines) + "\n"
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)

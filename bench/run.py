@@ -1,8 +1,10 @@
-"""`make bench`: the project, the seed's way (baseline) and a bare Celery client (floor), in one run.
+"""`make bench`: the project, the seed, a reduced Django reference and a bare Celery client
+(floor), in one run.
 
-All three run side by side against the same RabbitMQ and Redis, each on a queue
-of its own, and take turns at every load level, so that a noisy neighbour
-slows them alike; the report compares them as ratios.
+They run side by side against the same RabbitMQ and Redis, each on a queue of
+its own, and take turns at every load level, so that a noisy neighbour slows
+them alike; the report compares them as ratios. Two tasks: the real worker's
+(which costs nothing), then one that takes 0.5 s (bench/slow_worker.py).
 """
 
 import contextlib
@@ -23,12 +25,12 @@ import requests
 from kombu import Connection
 
 from bench import metrics, report
-from bench.load import REQUEST_TIMEOUT, Load, Sample
+from bench.load import REQUEST_TIMEOUT, FormProbe, Load, Sample, shows_result
+from bench.stacks import SEED_FIELDS, ReducedStack, SeedStack, redirected_to_the_form
 from harness.processes import REPO_DIR, VENV_BIN, HttpClient, Process, Stack, wait_until
 from harness.services import amqp_channel, delete_queue
 
 BENCH_DIR = Path(__file__).resolve().parent
-SEED_DIR = BENCH_DIR / "seed"
 OUT_DIR = Path(os.environ.get("BENCH_OUT_DIR", BENCH_DIR / "out"))
 RESULTS_DIR = Path(os.environ.get("BENCH_RESULTS_DIR", BENCH_DIR / "results"))
 
@@ -36,10 +38,17 @@ BROKER_URL = os.environ.get("CELERY_BROKER_URL", "amqp://django:django@127.0.0.1
 BACKEND_URL = os.environ.get("CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/0")
 
 LEVELS = tuple(int(n) for n in os.environ.get("BENCH_LEVELS", "1,4,16,64").split(","))
+SLOW_LEVELS = tuple(int(n) for n in os.environ.get("BENCH_SLOW_LEVELS", "16,64,256").split(",") if n)
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 WARMUP = float(os.environ.get("BENCH_WARMUP", "1.5"))
 DURATION = float(os.environ.get("BENCH_DURATION", "6"))
-SYSTEMS = tuple(os.environ.get("BENCH_SYSTEMS", "project,baseline,floor").split(","))
+# The most a level waits for all its browsers to have had their first page before its warm-up.
+LANDING_TIMEOUT = 60
+SYSTEMS = tuple(os.environ.get("BENCH_SYSTEMS", "project,seed,reduced,floor").split(","))
+# The systems the slow task is measured on.
+SLOW_SYSTEMS = ("project", "seed")
+# Wider than the largest level: the slow worker is never the bottleneck.
+SLOW_WORKER_THREADS = max((*SLOW_LEVELS, 64)) + 64
 
 # The worker-stopped scenario: this many submissions waiting while the form page is timed.
 WAITING_SUBMISSIONS = 32
@@ -47,23 +56,15 @@ PROBE_SECONDS = 5
 PROBE_TIMEOUT = 2
 
 
-class SeedStack(Stack):
-    """The baseline: the seed's web app under gunicorn with 4 sync workers, and the real worker."""
-
-    def start_web(self, env: dict | None = None):
-        command = [str(VENV_BIN / "gunicorn"), "--workers", "4", "--bind", f"127.0.0.1:{self.port}", "seed_web"]
-        return self.wait_until_answering(
-            self._start("web", command, SEED_DIR, {**self.env, "SEED_OUT_DIR": str(self.root)})
-        )
-
-
 class System:
     """One thing measured: a web app (or the floor client) and its worker."""
 
-    def __init__(self, name: str, stack: Stack, has_web: bool):
+    def __init__(self, name: str, stack: Stack, has_web: bool, fields=("first", "second"), answered=shows_result):
         self.name = name
         self.stack = stack
         self.has_web = has_web
+        self.fields = fields
+        self.answered = answered
         self.web: Process | None = None
         self.worker: Process | None = None
         self.load_samples: list[Sample] = []
@@ -91,25 +92,31 @@ class System:
         with Connection(BROKER_URL, connect_timeout=5) as connection:
             return amqp_channel(connection).queue_declare(self.stack.queue, passive=True).message_count
 
-    def run_level(self, clients: int, window: "Window") -> dict:
+    def run_level(self, clients: int, window: "Window", probe: bool = False) -> dict:
         if self.has_web:
-            return self._run_browsers(clients, window)
+            return self._run_browsers(clients, window, probe)
         return self._run_floor(clients, window)
 
-    def _run_browsers(self, clients: int, window: "Window") -> dict:
+    def _run_browsers(self, clients: int, window: "Window", probe: bool) -> dict:
         window.count_redis_from()
-        load = Load(self.stack.base_url, clients).start()
+        load = Load(self.stack.base_url, clients, self.fields, self.answered).start()
+        form_probe = None
         try:
+            landed = load.wait_until_landed(LANDING_TIMEOUT)
             time.sleep(WARMUP)
             window.open({"web": self.web_pid, "worker": self.worker_pid})
+            form_probe = FormProbe(self.stack.base_url, DURATION).start() if probe else None
             time.sleep(DURATION)
             window.close()
         finally:
+            if form_probe:
+                form_probe.stop()
             load.stop()
         window.count_redis_until(len(load.samples))
         self.load_samples.extend(load.samples)
         inside = load.between(window.started, window.ended)
-        return {
+        outcome = {
+            "landed": landed,
             "count": len(inside),
             "failed": sum(1 for s in inside if not s.ok),
             "errors": len(load.errors),
@@ -117,6 +124,10 @@ class System:
             "latencies": [s.seconds for s in inside],
             "post_latencies": [s.post_seconds for s in inside],
         }
+        if form_probe:
+            outcome["form_latencies"] = form_probe.latencies
+            outcome["form_failures"] = len(form_probe.failures)
+        return outcome
 
     def _run_floor(self, clients: int, window: "Window") -> dict:
         floor = subprocess.Popen(
@@ -204,7 +215,9 @@ def worker_stopped_scenario(system: System) -> dict:
 
     def post_one(number: int):
         try:
-            page = HttpClient(system.stack.base_url).submit(f"w{number}", "cats", timeout=REQUEST_TIMEOUT)
+            page = HttpClient(system.stack.base_url).submit(
+                f"w{number}", "cats", fields=system.fields, timeout=REQUEST_TIMEOUT
+            )
             posted.append({"expected": f"w{number} es cats", "page_url": page.url})
         except requests.RequestException as exc:
             errors.append(repr(exc))
@@ -266,11 +279,88 @@ def make_stack(kind: type, root: Path) -> Stack:
     )
 
 
+def take_turns(systems: dict[str, System], levels: tuple[int, ...], task: str, measure) -> list[dict]:
+    """Every level, ROUNDS times, each system in turn; `measure(system, clients, window)` runs one."""
+    turns = []
+    for level in levels:
+        for round_number in range(ROUNDS):
+            # Rotate who goes first, so that no system always follows the same one.
+            order = list(systems)
+            shift = (levels.index(level) + round_number) % len(order)
+            for name in order[shift:] + order[:shift]:
+                window = measure.window()
+                outcome = measure(systems[name], level, window)
+                summary = window.summary()
+                turns.append(
+                    {"task": task, "system": name, "clients": level, "round": round_number, **outcome, **summary}
+                )
+                print(
+                    f"{task:5} {name:8} {level:3} clients round {round_number}: "
+                    f"{outcome['count'] / summary['seconds']:7.1f} submissions/s",
+                    flush=True,
+                )
+    return turns
+
+
+class Measure:
+    """One turn of a system at a load level, in a fresh Window."""
+
+    def __init__(self, redis_commands: metrics.RedisCommands, services: dict[str, int], probe: bool):
+        self.redis_commands = redis_commands
+        self.services = services
+        self.probe = probe
+
+    def window(self) -> "Window":
+        return Window(self.redis_commands, self.services)
+
+    def __call__(self, system: System, clients: int, window: "Window") -> dict:
+        return system.run_level(clients, window, probe=self.probe)
+
+
+def start_slow_worker(systems: list[System]) -> Process:
+    """Swap the systems' workers for one slow worker that serves all their queues."""
+    for system in systems:
+        assert system.worker is not None
+        system.worker.stop()
+    stack = systems[0].stack
+    queues = ",".join(system.stack.queue for system in systems)
+    command = [
+        *(str(VENV_BIN / "celery"), "-A", "bench.slow_worker", "worker", "--loglevel", "info"),
+        *("--pool", "threads", "--concurrency", str(SLOW_WORKER_THREADS), "--queues", queues),
+        *("--hostname", f"slow-{uuid.uuid4().hex[:8]}@%h", "--without-gossip", "--without-mingle"),
+    ]
+    worker = stack._start("slow-worker", command, REPO_DIR, stack.env).wait_for_log("ready", what="slow worker ready")
+    for system in systems:
+        system.worker = worker
+    # The project's pages show "no worker answering" for up to HEALTH_CACHE_SECONDS after its
+    # worker stopped: measure once it knows of the slow one.
+    project = next((system for system in systems if system.name == "project"), None)
+    if project:
+        wait_until(
+            lambda: workers_up(project.stack.base_url), 30, interval=0.5, what="the project sees the slow worker"
+        )
+    return worker
+
+
+def workers_up(base_url: str) -> bool:
+    try:
+        return requests.get(base_url + "/healthz", timeout=10).json()["workers"]["up"]
+    except (requests.RequestException, ValueError, KeyError):
+        return False
+
+
 def main() -> int:
     run_dir = OUT_DIR / datetime.now().strftime("%Y%m%d-%H%M%S")
     systems = {
         "project": System("project", make_stack(Stack, run_dir / "project"), has_web=True),
-        "baseline": System("baseline", make_stack(SeedStack, run_dir / "baseline"), has_web=True),
+        "seed": System(
+            "seed",
+            make_stack(SeedStack, run_dir / "seed"),
+            has_web=True,
+            fields=SEED_FIELDS,
+            answered=redirected_to_the_form,
+        ),
+        "reduced": System("reduced", make_stack(ReducedStack, run_dir / "reduced"), has_web=True),
         "floor": System("floor", make_stack(Stack, run_dir / "floor"), has_web=False),
     }
     systems = {name: systems[name] for name in SYSTEMS}
@@ -280,29 +370,14 @@ def main() -> int:
     }
     running = {role: pid for role, pid in services.items() if pid is not None}
     redis_commands = metrics.RedisCommands(BACKEND_URL)
-    turns = []
     scenario = {}
+    integrity = {}
     started = time.monotonic()
     try:
         for system in systems.values():
             system.start()
-        for level in LEVELS:
-            for round_number in range(ROUNDS):
-                # Rotate who goes first, so that no system always follows the same one.
-                order = list(systems)
-                shift = (LEVELS.index(level) + round_number) % len(order)
-                for name in order[shift:] + order[:shift]:
-                    window = Window(redis_commands, running)
-                    outcome = systems[name].run_level(level, window)
-                    turns.append(
-                        {"system": name, "clients": level, "round": round_number, **outcome, **window.summary()}
-                    )
-                    print(
-                        f"{name:8} {level:3} clients round {round_number}: "
-                        f"{outcome['count'] / window.summary()['seconds']:7.1f} submissions/s",
-                        flush=True,
-                    )
-        for name in ("project", "baseline"):
+        turns = take_turns(systems, LEVELS, "cheap", Measure(redis_commands, running, probe=False))
+        for name in ("project", "seed"):
             if name in systems:
                 scenario[name] = worker_stopped_scenario(systems[name])
                 print(
@@ -310,7 +385,10 @@ def main() -> int:
                     f"{scenario[name]['probes']} form GETs timed out",
                     flush=True,
                 )
-        integrity = {}
+        slow_systems = {name: systems[name] for name in SLOW_SYSTEMS if name in systems}
+        if slow_systems and SLOW_LEVELS:
+            start_slow_worker(list(slow_systems.values()))
+            turns += take_turns(slow_systems, SLOW_LEVELS, "slow", Measure(redis_commands, running, probe=True))
         if "project" in systems:
             integrity = check_project_results(systems["project"], scenario.get("project", {}).get("posted", []))
     finally:
@@ -323,6 +401,8 @@ def main() -> int:
         "python": platform.python_version(),
         "seconds": round(time.monotonic() - started),
         "levels": LEVELS,
+        "slow_levels": SLOW_LEVELS,
+        "slow_task_seconds": float(os.environ.get("SLOW_TASK_SECONDS", "0.5")),
         "rounds": ROUNDS,
         "warmup": WARMUP,
         "duration": DURATION,

@@ -306,9 +306,10 @@ class HttpClient:
         assert token is not None, "the form page carries a CSRF token"
         return token.group(1)
 
-    def submit(self, first: str, second: str, **kwargs) -> requests.Response:
-        """GET the form for its CSRF token, POST it, follow the redirect."""
-        data = {"csrfmiddlewaretoken": self.csrf_token(), "first": first, "second": second}
+    def submit(self, first: str, second: str, *, fields=("first", "second"), **kwargs) -> requests.Response:
+        """GET the form for its CSRF token, POST it (with `fields` as the two inputs' names),
+        follow the redirect."""
+        data = {"csrfmiddlewaretoken": self.csrf_token(), fields[0]: first, fields[1]: second}
         kwargs.setdefault("timeout", 30)
         return self.session.post(self.base_url + "/", data=data, **kwargs)
 

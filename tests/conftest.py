@@ -21,12 +21,15 @@ class StackFactory:
         self.stacks = []
         self.databases = []
 
-    def __call__(self, transport: str = "rabbitmq", database: str = "sqlite", **extra_env) -> Stack:
-        """A stack on RabbitMQ and Redis or the embedded broker, and on SQLite or PostgreSQL."""
+    def __call__(
+        self, transport: str = "rabbitmq", database: str = "sqlite", kind: type[Stack] = Stack, **extra_env
+    ) -> Stack:
+        """A stack on RabbitMQ and Redis or the embedded broker, and on SQLite or PostgreSQL;
+        `kind` is the project's Stack or one of the benchmark's (bench.stacks)."""
         if transport == "rabbitmq":
             require(RABBITMQ_URL, "RabbitMQ")
             require(REDIS_URL, "Redis")
-        stack = Stack(root=self.root / f"stack{len(self.stacks)}", transport=transport, extra_env=extra_env)
+        stack = kind(root=self.root / f"stack{len(self.stacks)}", transport=transport, extra_env=extra_env)
         if database == "postgresql":
             require(POSTGRES_URL, "PostgreSQL")
             # A database of the stack's own: parallel runs never share one.

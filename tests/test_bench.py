@@ -1,9 +1,12 @@
-"""A smoke test of the benchmark's own load generator and counters (bench/), against the project."""
+"""Smoke tests of the benchmark's own parts (bench/): its load generator and counters against the
+project, and the seed it measures the project against."""
 
+import sqlite3
 import time
 
 from bench import metrics
-from bench.load import Load
+from bench.load import FormProbe, Load
+from bench.stacks import SEED_FIELDS, SeedStack, redirected_to_the_form
 from harness.processes import REDIS_URL
 
 
@@ -28,3 +31,25 @@ def test_one_browser_for_two_seconds_gives_sane_numbers_and_every_line_lands(mak
     assert 0 < cpu_used < 2 * 2 * 4, "at most every core for the whole run"
     assert commands.get("publish", 0) >= len(load.samples), "the worker announces each result"
     assert sorted(stack.results_lines()) == sorted(sample.expected for sample in load.samples)
+
+
+def test_the_seed_saves_a_row_per_submission_and_redirects_to_its_form(make_stack):
+    seed = make_stack(kind=SeedStack)
+    seed.start_worker()
+    seed.start_web()
+
+    load = Load(seed.base_url, clients=2, fields=SEED_FIELDS, answered=redirected_to_the_form).start()
+    probe = FormProbe(seed.base_url, seconds=2).start()
+    time.sleep(2)
+    probe.stop()
+    load.stop()
+
+    assert not load.errors
+    assert len(load.samples) >= 2
+    assert all(sample.ok for sample in load.samples)
+    assert probe.latencies and not probe.failures
+    with sqlite3.connect(seed.root / "db.sqlite3") as database:
+        saved = database.execute("SELECT first_number || ' es ' || second_number FROM seed_adding_adding").fetchall()
+    assert sorted(row for (row,) in saved) == sorted(sample.expected for sample in load.samples)
+    # The seed's open(..., "w+"): each result replaces the one before.
+    assert (seed.root / "myfile.txt").read_text() in {sample.expected for sample in load.samples}

@@ -1,9 +1,10 @@
-"""The seed's web app, rebuilt from its README as the benchmark's baseline.
+"""The seed's loop in a one-file Django app: the benchmark's "Django, reduced" reference line.
 
 A form view that sends `adding_taski` by name, spins on `AsyncResult.ready()`
-with no sleep and no deadline, and writes the result with open(..., "w+").
-Served by `gunicorn seed_web` with 4 sync workers; everything else is the
-defaults of `django-admin startproject` and of Celery (JSON, Redis backend).
+with no sleep and no deadline, writes the result with open(..., "w+") and
+answers with the page itself: no model, no row saved, no redirect. Served by
+`gunicorn reduced_web` with 4 sync workers. It shows what the seed's loop costs
+with less of the web layer around it; the seed itself is `seed_site`.
 """
 
 import os
@@ -83,7 +84,7 @@ def index(request):
         result_text = result.get()
         with open(OUT_DIR / "results.txt", "w+") as results_file:
             results_file.write(result_text)
-    return render(request, "index.html", {"form": form, "result": result_text})
+    return render(request, "reduced.html", {"form": form, "result": result_text})
 
 
 urlpatterns = [path("", index)]

@@ -20,8 +20,39 @@ class WriteLockTimeout(Exception):
     nothing was written."""
 
 
-# Threads of one process queue here for the database's writer lock file.
-process_writer_lock = threading.Lock()
+class SubmissionsBusy(WriteLockTimeout):
+    """No submission slot of this process came free within SUBMISSION_SLOT_TIMEOUT; nothing was written."""
+
+
+# Held by the submissions this process saves and sends, or records; the size is read when
+# the first one comes, from the settings then in force.
+submission_slots: threading.BoundedSemaphore | None = None
+submission_slots_guard = threading.Lock()
+
+
+@contextmanager
+def submission_slot():
+    """Hold one of the SUBMISSION_SLOTS of this process, waiting SUBMISSION_SLOT_TIMEOUT at most.
+
+    Under a load larger than the processor can serve, every request that has
+    work to do takes its turn on it, and a page asked for behind a hundred
+    submissions would wait for all of them; the submissions beyond the slots
+    wait here instead, asleep, so that pages (and new connections) are served
+    at once. Waiting for a task's result holds no slot.
+    """
+    global submission_slots
+    with submission_slots_guard:
+        if submission_slots is None:
+            submission_slots = threading.BoundedSemaphore(settings.SUBMISSION_SLOTS)
+        slots = submission_slots
+    timeout = settings.SUBMISSION_SLOT_TIMEOUT
+    if not slots.acquire(timeout=timeout):
+        raise SubmissionsBusy(f"no submission slot came free within {timeout:g} s")
+    try:
+        yield
+    finally:
+        slots.release()
+
 
 # How often a process whose threads wait for a lock file tries it again.
 LOCK_RETRY_INTERVAL = 0.001
@@ -36,25 +67,42 @@ def queued_writer():
     return writer_lock(Path(f"{connection.settings_dict['NAME']}-writer-lock"))
 
 
-@contextmanager
 def writer_lock(path: Path):
     """Hold the writer lock file `path`, waiting at most WRITE_LOCK_TIMEOUT seconds, then WriteLockTimeout.
 
-    Threads of a process wait on a threading lock, which wakes the next one as
-    soon as it is free, and the one thread in front tries the flock that
-    processes share every millisecond; SQLite's own busy handler instead sleeps
-    with back-offs of up to 100 ms, which under load turned waits of a few
-    milliseconds into seconds.
+    SQLite's own busy handler sleeps with back-offs of up to 100 ms, which under
+    load turned waits of a few milliseconds into seconds.
     """
-    timeout = settings.WRITE_LOCK_TIMEOUT
+    return queued_file_lock(path, timeout=settings.WRITE_LOCK_TIMEOUT)
+
+
+# The lock each lock file's threads of this process queue on, by path.
+process_locks: dict[str, threading.Lock] = {}
+process_locks_guard = threading.Lock()
+
+
+def process_lock(path: Path) -> threading.Lock:
+    with process_locks_guard:
+        return process_locks.setdefault(str(path), threading.Lock())
+
+
+@contextmanager
+def queued_file_lock(path: Path, timeout: float, mode: str = "a"):
+    """file_lock, with the threads of this process in line for it first.
+
+    They wait on a threading lock, which wakes the next one as soon as it is
+    free, and only the one in front tries the flock that processes share: a
+    hundred waiting requests are not a hundred pollers.
+    """
     deadline = time.monotonic() + timeout
-    if not process_writer_lock.acquire(timeout=timeout):
+    in_line = process_lock(path)
+    if not in_line.acquire(timeout=timeout):
         raise WriteLockTimeout(f"{path} was not free within {timeout:.1f} s")
     try:
-        with file_lock(path, timeout=max(deadline - time.monotonic(), 0)):
-            yield
+        with file_lock(path, timeout=max(deadline - time.monotonic(), 0), mode=mode) as locked_file:
+            yield locked_file
     finally:
-        process_writer_lock.release()
+        in_line.release()
 
 
 @contextmanager

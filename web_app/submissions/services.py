@@ -33,7 +33,7 @@ from redis.exceptions import RedisError
 
 from web_app.celery import app
 
-from .locks import WriteLockTimeout, file_lock, queued_writer
+from .locks import SubmissionsBusy, WriteLockTimeout, queued_file_lock, queued_writer, submission_slot
 from .models import Submission
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ __all__ = [
     "BrokerUnavailable",
     "DatabaseUnwritable",
     "NotRecorded",
+    "SubmissionsBusy",
     "WriteLockTimeout",
     "collect_pending",
     "discard",
@@ -111,7 +112,8 @@ class NotRecorded(Exception):
 
 
 def submission_create(*, first: str, second: str) -> tuple[Submission, AsyncResult]:
-    """Save the submission, then send its task; when sending fails the submission is deleted again.
+    """Save the submission, then send its task, in one of the process's submission slots; when
+    sending fails the submission is deleted again.
 
     The row is committed before the task is sent, so that every task the broker
     has belongs to a submission its result is recorded on, and so that the
@@ -119,17 +121,18 @@ def submission_create(*, first: str, second: str) -> tuple[Submission, AsyncResu
     RabbitMQ syncs its disk) do not hold SQLite's single write lock.
     """
     task_id = str(uuid.uuid4())
-    try:
-        with queued_writer(), transaction.atomic():
-            submission = Submission.objects.create(first=first, second=second, task_id=task_id)
-    except DatabaseError as exc:
-        logger.warning("Database unwritable, nothing sent: %s", exc)
-        raise DatabaseUnwritable(str(exc)) from exc
-    try:
-        result = send(submission)
-    except (BrokerUnavailable, BackendUnavailable):
-        discard(submission)
-        raise
+    with submission_slot():
+        try:
+            with queued_writer(), transaction.atomic():
+                submission = Submission.objects.create(first=first, second=second, task_id=task_id)
+        except DatabaseError as exc:
+            logger.warning("Database unwritable, nothing sent: %s", exc)
+            raise DatabaseUnwritable(str(exc)) from exc
+        try:
+            result = send(submission)
+        except (BrokerUnavailable, BackendUnavailable):
+            discard(submission)
+            raise
     return submission, result
 
 
@@ -325,13 +328,14 @@ def outcome_claim(submission: Submission, outcome: Outcome) -> bool:
     had it, or the writers stayed busy); `submission` is updated either way."""
     finished_at = outcome.finished_at or timezone.now()
     try:
-        if outcome.status == Submission.Status.DONE:
-            offset = record_success(submission, outcome.result, finished_at)
-            claimed = offset is not None
-            stored = {"result": outcome.result, "line_offset": offset, "error": "", "lost_at": None}
-        else:
-            claimed = record_failure(submission, outcome.error, finished_at)
-            stored = {"error": outcome.error}
+        with submission_slot():
+            if outcome.status == Submission.Status.DONE:
+                offset = record_success(submission, outcome.result, finished_at)
+                claimed = offset is not None
+                stored = {"result": outcome.result, "line_offset": offset, "error": "", "lost_at": None}
+            else:
+                claimed = record_failure(submission, outcome.error, finished_at)
+                stored = {"error": outcome.error}
     except WriteLockTimeout as exc:
         logger.warning("Writers busy, %s stays pending for the collector: %s", submission.task_id, exc)
         return False
@@ -398,7 +402,7 @@ def mark_done(pk: int) -> None:
 def results_file_lock():
     path: Path = settings.RESULTS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    return file_lock(path, timeout=settings.WRITE_LOCK_TIMEOUT, mode="a+b")
+    return queued_file_lock(path, timeout=settings.WRITE_LOCK_TIMEOUT, mode="a+b")
 
 
 def append_line(results_file, line: bytes, offset: int) -> None:
@@ -482,7 +486,17 @@ def result_record(submission: Submission, *, timeout: float = 0, result: AsyncRe
     return record_outcome(submission, outcome)
 
 
+# When a task's result last came to this process while a request waited for it: news of the
+# workers newer than a health check made before it.
+last_result_came_at: datetime | None = None
+
+
+def result_came_since(moment: datetime) -> bool:
+    return last_result_came_at is not None and last_result_came_at >= moment
+
+
 def waited_outcome(result: AsyncResult, timeout: float) -> Outcome | None:
+    global last_result_came_at
     try:
         ready = wait_for_result(result, timeout)
     except Exception as exc:
@@ -491,7 +505,10 @@ def waited_outcome(result: AsyncResult, timeout: float) -> Outcome | None:
         # Celery could not use what it received (a forged failure, say): read it as plain data.
         logger.warning("Result of %s unreadable by Celery, reading it as data: %s", result.id, exc)
         return read_outcome(result.id)
-    return outcome_of_waited(result) if ready else None
+    if not ready:
+        return None
+    last_result_came_at = timezone.now()
+    return outcome_of_waited(result)
 
 
 # --- looking after pending submissions ---------------------------------------

@@ -25,6 +25,8 @@ def submission_form(request):
             return render_form(request, form, status=503, unavailable="broker")
         except services.BackendUnavailable:
             return render_form(request, form, status=503, unavailable="backend")
+        except services.SubmissionsBusy:
+            return render_form(request, form, status=503, unavailable="busy")
         except services.WriteLockTimeout:
             return render_form(request, form, status=503, unavailable="database")
         except services.DatabaseUnwritable:
@@ -42,13 +44,17 @@ def submission_form(request):
 def no_worker_answering(recent=()) -> bool | None:
     """True when the last worker state says no worker answers, None before the first answer.
 
-    A submission among `recent` finished since that state could have been asked
-    is newer news of a worker than the state itself.
+    A result that came to this process, or a submission among `recent` that
+    finished, since that state could have been asked is newer news of a worker
+    than the state itself: under load a worker's answer to the check can come
+    too late for it while its results keep coming.
     """
     workers = health.cached_worker_state()
     if workers is None:
         return None
     since = timezone.now() - timedelta(seconds=settings.HEALTH_CACHE_SECONDS + settings.HEALTH_TIMEOUT)
+    if services.result_came_since(since):
+        return False
     if any(submission.finished_at and submission.finished_at > since for submission in recent):
         return False
     return not workers.up

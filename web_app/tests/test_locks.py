@@ -45,3 +45,35 @@ def test_writer_lock_gives_up_at_its_timeout_while_another_thread_holds_it(setti
     finally:
         release.set()
         holder.join(10)
+
+
+# --- submission_slot ----------------------------------------------------------
+
+
+@pytest.fixture
+def two_slots(settings, monkeypatch):
+    settings.SUBMISSION_SLOTS = 2
+    settings.SUBMISSION_SLOT_TIMEOUT = 0.2
+    # The slots are made when the first submission comes, with the settings then in force.
+    monkeypatch.setattr(locks, "submission_slots", None)
+
+
+def test_a_submission_beyond_the_slots_waits_its_timeout_then_is_told_busy(two_slots):
+    with locks.submission_slot(), locks.submission_slot(), pytest.raises(locks.SubmissionsBusy):
+        locks.submission_slot().__enter__()
+    # Both were given back.
+    with locks.submission_slot(), locks.submission_slot():
+        pass
+
+
+def test_a_waiting_submission_takes_the_slot_another_lets_go(two_slots, settings):
+    settings.SUBMISSION_SLOT_TIMEOUT = 10
+    taken = []
+    with locks.submission_slot(), locks.submission_slot():
+        waiter = threading.Thread(target=lambda: taken.append(locks.submission_slot().__enter__()))
+        waiter.start()
+        waiter.join(0.2)
+        assert waiter.is_alive(), "it waits while both slots are held"
+    waiter.join(10)
+    assert not waiter.is_alive()
+    assert len(taken) == 1

@@ -103,6 +103,23 @@ def test_a_post_while_the_writers_are_busy_gets_a_clear_503_and_saves_nothing(cl
     assert not Submission.objects.exists()
 
 
+def test_a_post_with_every_submission_slot_taken_gets_a_clear_503_and_saves_nothing(
+    client, results_file, settings, monkeypatch
+):
+    settings.SUBMISSION_SLOTS = 1
+    settings.SUBMISSION_SLOT_TIMEOUT = 0.2
+    monkeypatch.setattr(locks, "submission_slots", None)
+    before = queued_messages()
+
+    with locks.submission_slot():
+        response = client.post(FORM_URL, {"first": "cats", "second": "dogs"})
+
+    assert response.status_code == 503
+    assert "Too many submissions are being sent right now, so nothing was sent." in response.content.decode()
+    assert queued_messages() == before
+    assert not Submission.objects.exists()
+
+
 def test_a_result_that_comes_while_the_writers_are_busy_is_recorded_once_they_are_free(
     client, results_file, writers_busy
 ):
@@ -171,6 +188,8 @@ def workers_state(monkeypatch):
     def believe(up):
         state = None if up is None else SimpleNamespace(up=up, detail="", workers=[])
         monkeypatch.setattr(health, "cached_worker_state", lambda: state)
+        # No result came to this process before the test: only the state speaks of the workers.
+        monkeypatch.setattr(services, "last_result_came_at", None)
 
     return believe
 
@@ -193,6 +212,26 @@ def test_with_no_worker_answering_a_post_shows_the_pending_page_without_waiting(
     assert "Pending" in page
     assert "No worker is answering right now; this submission waits until one starts." in page
     assert queued_messages() >= 1
+
+
+def test_a_result_that_came_since_the_worker_state_outweighs_a_state_of_no_worker(
+    client, results_file, settings, monkeypatch, workers_state
+):
+    workers_state(False)
+    # Under load a worker's answer to the check came too late, while its results kept coming.
+    monkeypatch.setattr(services, "last_result_came_at", timezone.now())
+    waits = []
+
+    def wait_for_result(result, timeout):
+        waits.append(timeout)
+        return False
+
+    monkeypatch.setattr(services, "wait_for_result", wait_for_result)
+
+    page = client.post(FORM_URL, {"first": "cats", "second": "dogs"}, follow=True).content.decode()
+
+    assert waits == [settings.RESULT_TIMEOUT]
+    assert "No worker is answering" not in page
 
 
 @pytest.mark.parametrize("up", [True, None])

@@ -161,6 +161,10 @@ RESULT_TIMEOUT = env.float("RESULT_TIMEOUT", default=10)
 PUBLISH_CONFIRM_TIMEOUT = env.float("PUBLISH_CONFIRM_TIMEOUT", default=3)
 # Seconds a write waits for the database's (and the results file's) writer lock before it gives up.
 WRITE_LOCK_TIMEOUT = env.float("WRITE_LOCK_TIMEOUT", default=5)
+# Submissions each web process saves and sends, or records, at once; the others wait their
+# turn, SUBMISSION_SLOT_TIMEOUT seconds at most, without taking the processor from the pages.
+SUBMISSION_SLOTS = env.int("SUBMISSION_SLOTS", default=4)
+SUBMISSION_SLOT_TIMEOUT = env.float("SUBMISSION_SLOT_TIMEOUT", default=10)
 # Seconds a health check waits for the broker, the result backend or a worker's reply.
 HEALTH_TIMEOUT = env.float("HEALTH_TIMEOUT", default=1)
 # Seconds a health check's answer is reused by /healthz and the pages' banner before one is run again.
