@@ -13,6 +13,7 @@ import functools
 import logging
 import os
 import signal
+import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import cast
 
 from celery import states
+from celery.backends.asynchronous import AsyncBackendMixin
 from celery.backends.base import KeyValueStoreBackend
 from celery.exceptions import TimeoutError as ResultTimeout
 from celery.result import AsyncResult
@@ -269,14 +271,32 @@ def wait_for_result(result: AsyncResult, timeout: float) -> bool:
     while True:
         remaining = deadline - time.monotonic()
         if remaining > 0:
-            with contextlib.suppress(ResultTimeout):
-                result.get(timeout=remaining, interval=POLL_INTERVAL, propagate=False)
+            with contextlib.suppress(ResultTimeout, socket.timeout):
+                if isinstance(result.backend, AsyncBackendMixin):
+                    wait_for_message(result, remaining)
+                else:
+                    result.get(timeout=remaining, interval=POLL_INTERVAL, propagate=False)
         if result.ready():
             return True
         if remaining <= 0:
             # Stop listening for it; the collector records it when it comes.
             cast(KeyValueStoreBackend, result.backend).remove_pending_result(result)
             return False
+
+
+def wait_for_message(result: AsyncResult, timeout: float) -> None:
+    """Wait for the message that announces the result on its pub/sub channel, `timeout` at most.
+
+    This is what result.get() does on the Redis backend, but for the read of the
+    result's key it makes first: send_task subscribed to the channel before it
+    published the task, so no announcement can come before the subscription. A
+    message missed while the channel reconnected is found by the read of ready()
+    at the deadline.
+    """
+    backend = cast(AsyncBackendMixin, result.backend)
+    backend.add_pending_result(result)
+    for _ in backend.result_consumer.drain_events_until(result.on_ready, timeout=timeout):  # type: ignore[attr-defined]
+        pass
 
 
 def outcome_of_waited(result: AsyncResult) -> Outcome | None:
