@@ -116,7 +116,7 @@ def submission_status_payload(submission: Submission) -> dict:
     return {
         "id": submission.pk,
         "status": submission.status,
-        "status_display": submission.get_status_display(),
+        "status_display": submission.status_label,
         "first": submission.first,
         "second": submission.second,
         # The result line is in the results file exactly when the submission is done.

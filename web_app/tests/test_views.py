@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from submissions import health, locks, services
+from submissions.forms import SubmissionForm
 from submissions.models import Submission
 from web_app.celery import app
 
@@ -138,6 +139,28 @@ def test_bad_input_is_refused_and_changes_nothing(client, results_file, data):
     assert queued_messages() == before
     assert not Submission.objects.exists()
     assert not results_file.exists()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        {"first": 'a <b> & "c"', "second": ""},
+        {"first": "x" * 201, "second": "two\nlines"},
+    ],
+)
+def test_the_page_writes_the_inputs_as_django_renders_them(client, results_file, data):
+    """The template writes the inputs itself; they must say what Django's widgets would say."""
+    page = client.post(FORM_URL, data) if data else client.get(FORM_URL)
+    form = SubmissionForm(data)
+    form.is_valid()
+
+    html = page.content.decode()
+    for field in form:
+        assert str(field) in html
+        assert field.label_tag() in html
+        if field.errors:
+            assert f'<span id="{field.auto_id}_error"><span class="error">{field.errors[0]}</span>' in html
 
 
 def test_a_post_without_a_csrf_token_is_forbidden(results_file):
