@@ -26,7 +26,7 @@ from celery.exceptions import TimeoutError as ResultTimeout
 from celery.result import AsyncResult
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Q
+from django.db.models import Field, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
@@ -372,8 +372,12 @@ def record_success(submission: Submission, result: str, finished_at: datetime) -
         finish_lines_in_doubt(results_file)
         offset = os.fstat(results_file.fileno()).st_size
         with queued_writer(), transaction.atomic():
-            claimed = Submission.objects.filter(recordable(), pk=submission.pk, line_offset__isnull=True).update(
-                result=result, line_offset=offset, finished_at=finished_at
+            claimed = update_submissions(
+                RECORDABLE_WITHOUT_LINE,
+                [submission.pk, Submission.Status.PENDING.value, Submission.Status.FAILED.value],
+                result=result,
+                line_offset=offset,
+                finished_at=finished_at,
             )
         if not claimed:
             return None
@@ -385,14 +389,33 @@ def record_success(submission: Submission, result: str, finished_at: datetime) -
     return offset
 
 
-def recordable() -> Q:
-    """Submissions a success may still be recorded on: pending ones, and ones given up as lost."""
-    return Q(status=Submission.Status.PENDING) | Q(status=Submission.Status.FAILED, lost_at__isnull=False)
+# The submission (id, then the pending and failed statuses) a success may still claim a line for:
+# pending, or given up as lost, and with no line claimed yet.
+RECORDABLE_WITHOUT_LINE = "id = %s AND line_offset IS NULL AND (status = %s OR (status = %s AND lost_at IS NOT NULL))"
 
 
 def mark_done(pk: int) -> None:
     with queued_writer(), transaction.atomic():
-        Submission.objects.filter(pk=pk).update(status=Submission.Status.DONE, error="", lost_at=None)
+        update_submissions("id = %s", [pk], status=Submission.Status.DONE, error="", lost_at=None)
+
+
+def update_submissions(where: str, where_params: list, **values) -> int:
+    """Submission.objects.filter(...).update(**values) with the condition written in SQL; the rows updated.
+
+    Every success makes two such updates, and the ORM's compiling of them took
+    several times what the database takes to run them. The values are prepared
+    by their fields, as the ORM prepares them.
+    """
+    meta = Submission._meta
+    quote = connection.ops.quote_name
+    fields = [cast(Field, meta.get_field(name)) for name in values]
+    columns = ", ".join(f"{quote(cast(str, field.column))} = %s" for field in fields)
+    params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, values.values(), strict=True)]
+    # The names come from the model and the condition from this module; the values go as parameters.
+    sql = f"UPDATE {quote(meta.db_table)} SET {columns} WHERE {where}"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *where_params])
+        return cursor.rowcount
 
 
 def results_file_lock():
