@@ -183,6 +183,11 @@ def test_an_unknown_submission_is_a_404(client):
     assert client.get(reverse("submission-detail", args=[999])).status_code == 404
 
 
+def test_an_id_past_the_databases_integers_is_a_404(client):
+    assert client.get(reverse("submission-detail", args=[2**64])).status_code == 404
+    assert client.get(reverse("submission-status", args=[2**64])).status_code == 404
+
+
 def test_other_methods_are_not_allowed(client):
     assert client.put(FORM_URL).status_code == 405
 
