@@ -8,6 +8,9 @@ from .models import Submission
 
 HISTORY_PAGE_SIZE = 10
 
+# What the form page shows of each submission in its history, and reads.
+HISTORY_FIELDS = ("first", "second", "result", "status", "created_at", "finished_at")
+
 # Larger page numbers would overflow SQLite's 64-bit integers as an OFFSET; no table reaches them.
 MAX_PAGE_NUMBER = 2**62 // HISTORY_PAGE_SIZE
 
@@ -53,7 +56,9 @@ def submissions_from_page(number: int) -> list[Submission]:
 @functools.lru_cache(maxsize=64)
 def page_sql(number: int) -> tuple[str, tuple]:
     start = (number - 1) * HISTORY_PAGE_SIZE
-    return Submission.objects.all()[start : start + HISTORY_PAGE_SIZE + 1].query.sql_with_params()
+    # Only the columns the history shows: converting the others (dates, UUIDs) cost a third of reading them.
+    rows = Submission.objects.only(*HISTORY_FIELDS)[start : start + HISTORY_PAGE_SIZE + 1]
+    return rows.query.sql_with_params()
 
 
 @functools.cache

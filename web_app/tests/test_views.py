@@ -7,6 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 from django.conf import settings as django_settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -41,6 +43,23 @@ def test_the_form_page_has_two_labelled_fields_and_a_csrf_token(client):
     assert '<label for="id_first">First text:</label>' in html
     assert '<label for="id_second">Second text:</label>' in html
     assert 'type="submit"' in html
+
+
+def test_the_form_page_and_a_submissions_page_each_read_one_row_set(client, results_file):
+    for number in range(11):
+        Submission.objects.create(
+            first=f"first{number}", second="x", task_id=uuid.uuid4(), status="done", finished_at=timezone.now()
+        )
+    done = Submission.objects.first()
+    assert done is not None
+
+    with CaptureQueriesContext(connection) as form_page:
+        client.get(FORM_URL)
+    with CaptureQueriesContext(connection) as submission_page:
+        client.get(done.get_absolute_url())
+
+    assert len(form_page) == 1 and "LIMIT 11" in form_page[0]["sql"]
+    assert len(submission_page) == 1
 
 
 def test_the_history_links_to_older_and_newer_pages(client):
