@@ -12,6 +12,9 @@ class Submission(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
+    # What get_status_display() says, without the dict of every choice it builds on each call.
+    STATUS_LABELS = dict(Status.choices)
+
     first = models.CharField(max_length=200)
     second = models.CharField(max_length=200)
     task_id = models.UUIDField(unique=True, editable=False)
@@ -49,6 +52,10 @@ class Submission(models.Model):
 
     def get_absolute_url(self):
         return reverse("submission-detail", args=[self.pk])
+
+    @property
+    def status_label(self) -> str:
+        return self.STATUS_LABELS.get(self.status, self.status)
 
     @property
     def is_pending(self) -> bool:

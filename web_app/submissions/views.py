@@ -1,8 +1,8 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.http import JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
@@ -81,7 +81,9 @@ def render_not_recorded(request, submission, exc):
 def submission_with_late_result(pk) -> Submission:
     """The submission, its result recorded if it has come; a write that fails leaves it pending
     for the collector, and the page shows it pending."""
-    submission = get_object_or_404(Submission, pk=pk)
+    submission = selectors.submission_by_id(pk)
+    if submission is None:
+        raise Http404("No such submission.")
     try:
         return services.result_record(submission)
     except services.NotRecorded:
@@ -122,7 +124,7 @@ def submission_status_payload(submission: Submission) -> dict:
     return {
         "id": submission.pk,
         "status": submission.status,
-        "status_display": submission.get_status_display(),
+        "status_display": submission.status_label,
         "first": submission.first,
         "second": submission.second,
         # The result line is in the results file exactly when the submission is done.

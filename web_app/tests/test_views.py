@@ -7,10 +7,13 @@ from types import SimpleNamespace
 
 import pytest
 from django.conf import settings as django_settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from submissions import health, locks, services
+from submissions.forms import SubmissionForm
 from submissions.models import Submission
 from web_app.celery import app
 
@@ -40,6 +43,23 @@ def test_the_form_page_has_two_labelled_fields_and_a_csrf_token(client):
     assert '<label for="id_first">First text:</label>' in html
     assert '<label for="id_second">Second text:</label>' in html
     assert 'type="submit"' in html
+
+
+def test_the_form_page_and_a_submissions_page_each_read_one_row_set(client, results_file):
+    for number in range(11):
+        Submission.objects.create(
+            first=f"first{number}", second="x", task_id=uuid.uuid4(), status="done", finished_at=timezone.now()
+        )
+    done = Submission.objects.first()
+    assert done is not None
+
+    with CaptureQueriesContext(connection) as form_page:
+        client.get(FORM_URL)
+    with CaptureQueriesContext(connection) as submission_page:
+        client.get(done.get_absolute_url())
+
+    assert len(form_page) == 1 and "LIMIT 11" in form_page[0]["sql"]
+    assert len(submission_page) == 1
 
 
 def test_the_history_links_to_older_and_newer_pages(client):
@@ -157,6 +177,28 @@ def test_bad_input_is_refused_and_changes_nothing(client, results_file, data):
     assert not results_file.exists()
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        {"first": 'a <b> & "c"', "second": ""},
+        {"first": "x" * 201, "second": "two\nlines"},
+    ],
+)
+def test_the_page_writes_the_inputs_as_django_renders_them(client, results_file, data):
+    """The template writes the inputs itself; they must say what Django's widgets would say."""
+    page = client.post(FORM_URL, data) if data else client.get(FORM_URL)
+    form = SubmissionForm(data)
+    form.is_valid()
+
+    html = page.content.decode()
+    for field in form:
+        assert str(field) in html
+        assert field.label_tag() in html
+        if field.errors:
+            assert f'<span id="{field.auto_id}_error"><span class="error">{field.errors[0]}</span>' in html
+
+
 def test_a_post_without_a_csrf_token_is_forbidden(results_file):
     before = queued_messages()
     response = FormClient(enforce_csrf_checks=True).post(FORM_URL, {"first": "cats", "second": "dogs"})
@@ -175,6 +217,11 @@ def test_input_is_shown_escaped(client, results_file):
 
 def test_an_unknown_submission_is_a_404(client):
     assert client.get(reverse("submission-detail", args=[999])).status_code == 404
+
+
+def test_an_id_past_the_databases_integers_is_a_404(client):
+    assert client.get(reverse("submission-detail", args=[2**64])).status_code == 404
+    assert client.get(reverse("submission-status", args=[2**64])).status_code == 404
 
 
 def test_other_methods_are_not_allowed(client):
