@@ -116,7 +116,7 @@ BENCH_RESULTS_DIR ?= $(CURDIR)/bench/results/latest
 # (or CELERY_BROKER_URL / CELERY_RESULT_BACKEND), then the CPU of each request one at a time.
 # Not part of `make test`.
 bench: $(VENV)/.installed-bench
-	BENCH_RESULTS_DIR=$(BENCH_RESULTS_DIR) timeout --signal=INT 900 python -m bench.run
+	BENCH_RESULTS_DIR=$(BENCH_RESULTS_DIR) timeout --signal=INT 1800 python -m bench.run
 	BENCH_RESULTS_DIR=$(BENCH_RESULTS_DIR) timeout --signal=INT 300 python -m bench.costs
 
 # The README's architecture picture, drawn from its Graphviz source (Debian package graphviz).

@@ -1,7 +1,7 @@
 import logging
 import os
 import signal
-import threading
+import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -28,6 +28,16 @@ def configuration_notice() -> str:
 
 
 logger = logging.getLogger("submissions.collector")
+
+# The longest a stop waits for the collector's sleep between sweeps to notice it.
+STOP_CHECK_INTERVAL = 0.1
+
+
+def sleep_unless(stopping: list, seconds: float) -> None:
+    """Sleep `seconds`, or until `stopping` holds something."""
+    deadline = time.monotonic() + seconds
+    while not stopping and (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(left, STOP_CHECK_INTERVAL))
 
 
 class Command(BaseCommand):
@@ -59,16 +69,18 @@ class Command(BaseCommand):
                 f"still pending: {report.still_pending + report.not_recorded}, sent again: {report.resent}"
             )
             return
-        stopping = threading.Event()
+        # A flag, not a threading.Event: a handler that set() an Event could run while the main
+        # thread held the Event's own lock (in wait()), and a second signal would deadlock it.
+        stopping: list[int] = []
         for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stopping.set())
+            signal.signal(signum, lambda signum, _frame: stopping.append(signum))
         logger.info("Collector started: a sweep every %g s", settings.COLLECT_INTERVAL)
-        while not stopping.is_set():
+        while not stopping:
             try:
                 services.collect_pending(older_than_seconds=older_than, report_each=self.report_one)
             except Exception as exc:  # a sweep that fails (database, backend down) is tried again next time
                 logger.warning("Sweep failed, trying again in %g s: %s", settings.COLLECT_INTERVAL, exc)
-            stopping.wait(settings.COLLECT_INTERVAL)
+            sleep_unless(stopping, settings.COLLECT_INTERVAL)
         logger.info("Collector stopped")
 
     @staticmethod
