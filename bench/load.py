@@ -22,6 +22,9 @@ submission_numbers = itertools.count()
 @dataclass
 class Sample:
     ended: float
+    # When the POST was answered: the submission's moment. The cycle's end can lag it by a whole
+    # queue (the seed's page after the redirect waits behind every POST its four processes hold).
+    post_ended: float
     seconds: float  # the whole cycle: GET form, POST, GET the page it redirects to
     post_seconds: float  # from the POST to the page it leads to: what the user waits for
     expected: str
@@ -74,9 +77,10 @@ class Load:
                 self.errors.append(repr(exc))
                 continue
             ended = time.monotonic()
+            post_ended = ended - page.elapsed.total_seconds() if page.history else ended
             post_seconds = post_duration(page)
             ok = self.answered(page, expected)
-            self.samples.append(Sample(ended, ended - started, post_seconds, expected, ok, page.url))
+            self.samples.append(Sample(ended, post_ended, ended - started, post_seconds, expected, ok, page.url))
 
     def start(self):
         for thread in self._threads:
@@ -101,7 +105,8 @@ class Load:
             thread.join(max(0.0, deadline - time.monotonic()))
 
     def between(self, start: float, end: float) -> list[Sample]:
-        return [s for s in self.samples if start <= s.ended <= end]
+        """The submissions whose POST was answered between `start` and `end`."""
+        return [s for s in self.samples if start <= s.post_ended <= end]
 
 
 class FormProbe:

@@ -157,7 +157,8 @@ def markdown(raw: dict) -> str:
         f"Each level: {machine['rounds']} rounds of {machine['duration']:g} s measured (after "
         f"{machine['warmup']:g} s of warm-up) per system, the systems taking turns; "
         f"the whole run took {machine['seconds']} s.",
-        "Latency is the whole browser cycle (GET form, POST, follow the redirect); the floor's is "
+        "Submissions per second count the POSTs answered within the measured seconds. Latency is the "
+        "whole browser cycle (GET form, POST, follow the redirect); the floor's is "
         "send_task + get. CPU is user + system of web (or floor client), worker, RabbitMQ and Redis; "
         "Redis commands are INFO commandstats deltas (server-wide) over each whole turn, warm-up included, "
         "divided by the turn's submissions.",

@@ -163,7 +163,7 @@ PUBLISH_CONFIRM_TIMEOUT = env.float("PUBLISH_CONFIRM_TIMEOUT", default=3)
 WRITE_LOCK_TIMEOUT = env.float("WRITE_LOCK_TIMEOUT", default=5)
 # Submissions each web process saves and sends, or records, at once; the others wait their
 # turn, SUBMISSION_SLOT_TIMEOUT seconds at most, without taking the processor from the pages.
-SUBMISSION_SLOTS = env.int("SUBMISSION_SLOTS", default=4)
+SUBMISSION_SLOTS = env.int("SUBMISSION_SLOTS", default=2)
 SUBMISSION_SLOT_TIMEOUT = env.float("SUBMISSION_SLOT_TIMEOUT", default=10)
 # Seconds a health check waits for the broker, the result backend or a worker's reply.
 HEALTH_TIMEOUT = env.float("HEALTH_TIMEOUT", default=1)
