@@ -27,16 +27,17 @@ from harness.services import delete_queue
 PARTS = [
     ("form page: render_form (history page, worker state, template)", "render_form (submissions/views.py"),
     ("  its template rendering", "render_to_string (django/template/loader.py"),
-    ("POST: submit (insert, commit, send_task)", "submit (submissions/services.py"),
+    ("POST: submission_create (insert, commit, send_task)", "submission_create (submissions/services.py"),
     ("  send_task (publish, wait for the confirm)", "send_task (celery/app/base.py"),
     ("POST: wait_for_result (Redis pub/sub)", "wait_for_result (submissions/services.py"),
-    ("POST: record_outcome (update, append + fsync, commit)", "record_outcome (submissions/services.py"),
-    ("  append_result_line (flock, write, fsync)", "append_result_line (submissions/services.py"),
+    ("POST: outcome_claim (claim the line, append + fsync, mark done)", "outcome_claim (submissions/services.py"),
+    ("  append_line (write, fsync)", "append_line (submissions/services.py"),
+    ("  forget_result (the Redis DEL)", "forget_result (submissions/services.py"),
     ("result page: submission_detail", "submission_detail (submissions/views.py"),
     ("Django request handling, all views included", "__call__ (django/core/handlers/wsgi.py"),
-    ("  opening and closing the SQLite connection", "get_new_connection (django/db/backends/sqlite3/base.py"),
-    ("  closing it at the end of each request", "close_old_connections (django/db/__init__.py"),
-    ("gunicorn gthread: accept, parse, keep-alive, respond", "handle (gunicorn/workers/gthread.py"),
+    ("  opening the SQLite connection", "get_new_connection (django/db/backends/sqlite3/base.py"),
+    ("Celery's result drainer greenlet", "run (celery/backends/asynchronous.py"),
+    ("gunicorn gevent: parse, keep-alive, respond", "handle (gunicorn/workers/base_async.py"),
     ("gunicorn access log", "access (gunicorn/glogging.py"),
 ]
 
