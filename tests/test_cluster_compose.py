@@ -3,15 +3,17 @@
 import re
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
 import yaml
 
-from harness.services import IN_CI
+from harness.services import IN_CI, rabbitmqctl
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 CLUSTER_FILE = REPO_DIR / "docker-compose.cluster.yml"
+HEALTHCHECK = REPO_DIR / "rabbitmq" / "cluster-healthcheck"
 NODES = ("rabbitmq", "rabbitmq-2", "rabbitmq-3")
 
 
@@ -30,7 +32,33 @@ def test_each_node_has_its_hostname_volume_healthcheck_and_the_shared_cookie(ser
     assert len(data_volumes) == 3
     for node in NODES:
         assert services[node]["secrets"] == ["rabbitmq-erlang-cookie"]
-        assert "check_running" in services[node]["healthcheck"]["test"][1]
+        assert services[node]["healthcheck"]["test"] == ["CMD-SHELL", "/usr/local/bin/cluster-healthcheck"]
+        assert "./rabbitmq/cluster-healthcheck:/usr/local/bin/cluster-healthcheck:ro" in services[node]["volumes"]
+
+
+def run_healthcheck() -> subprocess.CompletedProcess:
+    return subprocess.run(["sh", str(HEALTHCHECK)], capture_output=True, text=True, timeout=120)
+
+
+def test_the_node_healthcheck_restarts_a_vhost_left_down_and_passes_once_it_runs(real_services):
+    """The nodes' healthcheck script, run against the local RabbitMQ with a vhost of its own stopped."""
+    vhost = f"healthcheck-{uuid.uuid4().hex[:8]}"
+    rabbitmqctl("add_vhost", vhost)
+    try:
+        rabbitmqctl("eval", f'rabbit_vhost_sup_sup:stop_and_delete_vhost(<<"{vhost}">>).')
+        with pytest.raises(subprocess.CalledProcessError, match="check_virtual_hosts"):
+            subprocess.run(
+                ["rabbitmq-diagnostics", "-q", "check_virtual_hosts"], capture_output=True, timeout=60, check=True
+            )
+
+        restarting = run_healthcheck()
+        running = run_healthcheck()
+    finally:
+        rabbitmqctl("delete_vhost", vhost)
+
+    assert restarting.returncode == 1, "unhealthy while its vhost was down"
+    assert f"Successfully restarted vhost '{vhost}'" in restarting.stdout
+    assert running.returncode == 0, running.stdout + running.stderr
 
 
 def test_peer_discovery_lists_exactly_the_three_nodes():
