@@ -263,6 +263,16 @@ class SingleFlight:
 health_checks = SingleFlight(check_parts)
 
 
+def check_workers_part() -> dict[str, PartState]:
+    """The workers' part alone: what the pages' banner needs."""
+    return {"workers": check_workers()}
+
+
+# The pages' own checks, of the workers alone: reading the result backend and the results
+# file's disk, as /healthz does, would cost every page view's refresh a backend command.
+worker_checks = SingleFlight(check_workers_part)
+
+
 def longest_check_seconds() -> float:
     """About the longest a whole check can take: each part is bounded by HEALTH_TIMEOUT or a few of them."""
     return 5 * settings.HEALTH_TIMEOUT + 1
@@ -279,11 +289,13 @@ def check_all() -> tuple[bool, dict]:
 
 
 def cached_worker_state() -> WorkersState | None:
-    """The workers' last known state, None before the first answer; pages never wait for a check.
+    """The workers' newest known state, from /healthz's checks or the pages' own; None before the first.
 
-    A state older than HEALTH_CACHE_SECONDS is still returned, while one
-    background thread checks again.
+    Pages never wait for a check: a state older than HEALTH_CACHE_SECONDS is
+    still returned, while one background thread checks the workers again.
     """
-    health_checks.refresh_in_background(max_age=settings.HEALTH_CACHE_SECONDS)
-    last = health_checks.last
-    return cast(WorkersState, last.parts["workers"]) if last is not None else None
+    reports = [report for report in (health_checks.last, worker_checks.last) if report is not None]
+    newest = max(reports, key=lambda report: report.checked_at, default=None)
+    if newest is None or newest.age() > settings.HEALTH_CACHE_SECONDS:
+        worker_checks.refresh_in_background(max_age=settings.HEALTH_CACHE_SECONDS)
+    return cast(WorkersState, newest.parts["workers"]) if newest is not None else None

@@ -25,6 +25,7 @@ def closed_port_url() -> str:
 def fresh_health_checks(monkeypatch):
     """Each test starts with no answer in this process."""
     monkeypatch.setattr(health, "health_checks", health.SingleFlight(health.check_parts))
+    monkeypatch.setattr(health, "worker_checks", health.SingleFlight(health.check_workers_part))
 
 
 def test_the_embedded_broker_is_up():
@@ -207,7 +208,7 @@ def test_healthz_is_200_when_every_part_is_up(client, monkeypatch):
 
 def wait_for_worker_state(timeout=10):
     deadline = time.monotonic() + timeout
-    while (state := health.health_checks.last) is None:
+    while (state := health.worker_checks.last) is None:
         assert time.monotonic() < deadline, "the background check did not finish"
         time.sleep(0.01)
     return state.parts["workers"]
@@ -245,7 +246,7 @@ def test_the_form_page_has_no_banner_when_a_worker_answers(client, monkeypatch):
 @pytest.mark.django_db
 def test_the_first_page_view_asks_in_the_background_and_shows_no_banner_meanwhile(client, monkeypatch):
     check = SlowCheck()
-    monkeypatch.setattr(health, "health_checks", health.SingleFlight(check))
+    monkeypatch.setattr(health, "worker_checks", health.SingleFlight(check))
 
     page = client.get("/").content.decode()
 
@@ -253,3 +254,27 @@ def test_the_first_page_view_asks_in_the_background_and_shows_no_banner_meanwhil
     check.release.set()
     assert wait_for_worker_state().up
     assert check.calls == 1
+
+
+@pytest.mark.django_db
+def test_the_pages_check_the_workers_alone(client, monkeypatch):
+    parts_checked = []
+    monkeypatch.setattr(health, "check_result_backend", lambda: parts_checked.append("result_backend"))
+    monkeypatch.setattr(health, "check_results_file", lambda: parts_checked.append("results_file"))
+
+    client.get("/")
+
+    assert wait_for_worker_state().up is False, "no worker runs in these tests"
+    assert parts_checked == [], "a page's refresh reads neither the result backend nor the results file's disk"
+
+
+@pytest.mark.django_db
+def test_a_fresh_healthz_answer_spares_the_pages_a_check_of_their_own(client, monkeypatch):
+    check = SlowCheck()
+    monkeypatch.setattr(health, "worker_checks", health.SingleFlight(check))
+    client.get("/healthz")
+
+    client.get("/")
+
+    assert check.calls == 0
+    assert health.cached_worker_state() is health.health_checks.last.parts["workers"]
