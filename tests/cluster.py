@@ -176,25 +176,10 @@ class ClusterProject(ComposeProject):
     def submissions(self, prefix: str) -> list[dict]:
         """The database's rows whose first string starts with prefix."""
         assert re.fullmatch(r"[A-Za-z0-9_-]+", prefix), "a plain tag, safe to put in the query"
-        rows = self.exec(
-            "postgres",
-            "psql",
-            "--username",
-            "django",
-            "--dbname",
-            "web_app",
-            "--tuples-only",
-            "--no-align",
-            "--field-separator",
-            "\t",
-            "--command",
-            f"SELECT id, first, second, status FROM submissions_submission WHERE first LIKE '{prefix}%'",  # noqa: S608
+        rows = self.psql(
+            f"SELECT id, first, second, status FROM submissions_submission WHERE first LIKE '{prefix}%'"  # noqa: S608
         )
-        return [
-            dict(zip(("id", "first", "second", "status"), line.split("\t"), strict=False))
-            for line in rows.splitlines()
-            if line.strip()
-        ]
+        return [dict(zip(("id", "first", "second", "status"), row, strict=False)) for row in rows]
 
 
 @dataclass

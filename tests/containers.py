@@ -5,15 +5,21 @@ docker-compose talks to the Docker API that DOCKER_HOST names or, without one, t
 these machines lack, so HealthcheckRunner runs them. Every command and wait is bounded.
 """
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from harness.processes import wait_until
+from harness.services import IN_CI
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 CONTAINERS_CONF = REPO_DIR / "podman" / "containers.conf"
@@ -49,6 +55,16 @@ def engine_cli() -> str:
 def missing_tools() -> list[str]:
     """The commands a compose run needs that this machine lacks."""
     return [tool for tool in (engine_cli(), "docker-compose") if shutil.which(tool) is None]
+
+
+def require_compose_tools(what: str) -> None:
+    """Skip (or, with CI=true, fail) when this machine lacks the engine or docker-compose to run `what`."""
+    missing = missing_tools()
+    if missing:
+        message = f"no container engine to run {what}: {', '.join(missing)} missing"
+        if IN_CI:
+            pytest.fail(f"{message}, and CI=true needs it (.ci/run installs them)", pytrace=False)
+        pytest.skip(message)
 
 
 def engine(*args: str, timeout: float = COMMAND_TIMEOUT, check: bool = True) -> str:
@@ -179,6 +195,34 @@ class ComposeProject:
     def exec(self, service: str, *command: str, timeout: float = 60) -> str:
         return self.run("exec", "-T", service, *command, timeout=timeout)
 
+    def psql(self, sql: str) -> list[list[str]]:
+        """The rows of a query of the web app's PostgreSQL database, each a list of its columns."""
+        output = self.exec(
+            "postgres",
+            "psql",
+            "--username",
+            "django",
+            "--dbname",
+            "web_app",
+            "--tuples-only",
+            "--no-align",
+            "--field-separator",
+            "\t",
+            "--command",
+            sql,
+        )
+        return [line.split("\t") for line in output.splitlines() if line]
+
+    def build_and_start(self, services: dict[str, int], timeout: float = 300) -> tuple[float, float]:
+        """Build the images, start the project, and wait until `services` are healthy; the seconds
+        the build took, and the start after it."""
+        started = time.monotonic()
+        self.run("build", timeout=1800)
+        built = time.monotonic()
+        self.run("up", "--detach", timeout=600)
+        self.wait_healthy(services, timeout=timeout)
+        return built - started, time.monotonic() - built
+
     def containers(self, service: str, all_states: bool = False) -> list[str]:
         filters = [
             "--filter",
@@ -261,3 +305,25 @@ def copy_tracked_files(destination: Path):
 def build_stand_in_images():
     """The official images' local stand-ins (skipped when already built)."""
     subprocess.run([str(STAND_IN_BUILDER)], env=engine_env(), check=True, timeout=2400)
+
+
+@contextlib.contextmanager
+def container_engine(project_name: str) -> Iterator[str]:
+    """The Docker API (a DOCKER_HOST value) to run the compose project `project_name` on.
+
+    DOCKER_HOST's engine, as it is; without one, a `podman system service` started here,
+    on the stand-in images (built first), with the project's healthchecks run here.
+    """
+    docker_host = os.environ.get("DOCKER_HOST")
+    if docker_host:
+        yield docker_host
+        return
+    build_stand_in_images()
+    podman_service = PodmanService().start()
+    healthchecks = HealthcheckRunner(project_name)
+    healthchecks.start()
+    try:
+        yield podman_service.docker_host
+    finally:
+        healthchecks.stop()
+        podman_service.stop()

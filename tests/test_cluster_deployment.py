@@ -17,7 +17,6 @@ import uuid
 import pytest
 
 from harness.processes import free_port, wait_until
-from harness.services import IN_CI
 from tests.cluster import (
     RABBITMQ_NODES,
     STACK,
@@ -27,14 +26,7 @@ from tests.cluster import (
     account,
     settle,
 )
-from tests.containers import (
-    HealthcheckRunner,
-    PodmanService,
-    build_stand_in_images,
-    copy_tracked_files,
-    engine,
-    missing_tools,
-)
+from tests.containers import container_engine, copy_tracked_files, engine, require_compose_tools
 
 pytestmark = pytest.mark.timeout(2400)
 
@@ -83,46 +75,19 @@ def show(request, lines: list[str]):
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, request):
-    missing = missing_tools()
-    if missing:
-        message = f"no container engine to run the compose files: {', '.join(missing)} missing"
-        if IN_CI:
-            pytest.fail(f"{message}, and CI=true needs it (.ci/run installs them)", pytrace=False)
-        pytest.skip(message)
+    require_compose_tools("the compose files")
 
     directory = tmp_path_factory.mktemp("cluster") / "project"
     copy_tracked_files(directory)
-    podman_service = None
-    if os.environ.get("DOCKER_HOST"):
-        docker_host = os.environ["DOCKER_HOST"]
-    else:
-        build_stand_in_images()
-        podman_service = PodmanService().start()
-        docker_host = podman_service.docker_host
-    project = Cluster(directory, f"djrc-cluster-{uuid.uuid4().hex[:8]}", docker_host, web_port=free_port())
-    # Docker runs healthchecks itself; Podman needs them run.
-    healthchecks = HealthcheckRunner(project.name)
-    if podman_service is not None:
-        healthchecks.start()
-    try:
-        started = time.monotonic()
-        project.run("build", timeout=1800)
-        built = time.monotonic()
-        project.run("up", "--detach", timeout=600)
-        project.wait_healthy(STACK, timeout=420)
-        show(
-            request,
-            [f"cluster: images built in {built - started:.0f} s, healthy {time.monotonic() - built:.0f} s later"],
-        )
-        yield project
-    finally:
-        if podman_service is not None:
-            healthchecks.stop()
+    name = f"djrc-cluster-{uuid.uuid4().hex[:8]}"
+    with container_engine(name) as docker_host:
+        project = Cluster(directory, name, docker_host, web_port=free_port())
         try:
-            project.down()
+            build_seconds, start_seconds = project.build_and_start(STACK, timeout=420)
+            show(request, [f"cluster: images built in {build_seconds:.0f} s, healthy {start_seconds:.0f} s later"])
+            yield project
         finally:
-            if podman_service is not None:
-                podman_service.stop()
+            project.down()
 
 
 def under_load(cluster: Cluster, fault: str, do_fault, reports: list) -> FaultReport:

@@ -18,15 +18,7 @@ import pytest
 import requests
 
 from harness.processes import HttpClient, free_port, submit_concurrently, wait_until
-from harness.services import IN_CI
-from tests.containers import (
-    ComposeProject,
-    HealthcheckRunner,
-    PodmanService,
-    build_stand_in_images,
-    copy_tracked_files,
-    missing_tools,
-)
+from tests.containers import ComposeProject, container_engine, copy_tracked_files, require_compose_tools
 
 pytestmark = pytest.mark.timeout(1800)
 
@@ -44,41 +36,19 @@ def port_in_use(port: int) -> bool:
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory):
-    missing = missing_tools()
-    if missing:
-        message = f"no container engine to run the compose file: {', '.join(missing)} missing"
-        if IN_CI:
-            pytest.fail(f"{message}, and CI=true needs it (.ci/run installs them)", pytrace=False)
-        pytest.skip(message)
+    require_compose_tools("the compose file")
     assert not port_in_use(8000), "127.0.0.1:8000, the port the compose file publishes, is taken"
 
     directory = tmp_path_factory.mktemp("compose") / "project"
     copy_tracked_files(directory)
-    engine = None
-    if os.environ.get("DOCKER_HOST"):
-        docker_host = os.environ["DOCKER_HOST"]
-    else:
-        build_stand_in_images()
-        engine = PodmanService().start()
-        docker_host = engine.docker_host
-    project = ComposeProject(directory, f"djrc-test-{uuid.uuid4().hex[:8]}", docker_host)
-    # Docker runs healthchecks itself; Podman needs them run.
-    healthchecks = HealthcheckRunner(project.name)
-    if engine is not None:
-        healthchecks.start()
-    try:
-        project.run("build", timeout=1800)
-        project.run("up", "--detach", timeout=600)
-        project.wait_healthy(STACK)
-        yield project
-    finally:
-        if engine is not None:
-            healthchecks.stop()
+    name = f"djrc-test-{uuid.uuid4().hex[:8]}"
+    with container_engine(name) as docker_host:
+        project = ComposeProject(directory, name, docker_host)
         try:
-            project.down()
+            project.build_and_start(STACK)
+            yield project
         finally:
-            if engine is not None:
-                engine.stop()
+            project.down()
 
 
 def rabbitmq_queue(project: ComposeProject, column: str) -> int:
@@ -89,19 +59,8 @@ def rabbitmq_queue(project: ComposeProject, column: str) -> int:
 
 
 def submissions_in_database(project: ComposeProject) -> int:
-    count = project.exec(
-        "postgres",
-        "psql",
-        "--username",
-        "django",
-        "--dbname",
-        "web_app",
-        "--tuples-only",
-        "--no-align",
-        "--command",
-        "SELECT count(*) FROM submissions_submission",
-    )
-    return int(count.strip())
+    [[count]] = project.psql("SELECT count(*) FROM submissions_submission")
+    return int(count)
 
 
 def test_a_submission_goes_through_the_stack_to_the_host_results_folder_of_root(deployment):
