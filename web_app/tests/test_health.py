@@ -277,4 +277,6 @@ def test_a_fresh_healthz_answer_spares_the_pages_a_check_of_their_own(client, mo
     client.get("/")
 
     assert check.calls == 0
-    assert health.cached_worker_state() is health.health_checks.last.parts["workers"]
+    healthz_report = health.health_checks.last
+    assert healthz_report is not None
+    assert health.cached_worker_state() is healthz_report.parts["workers"]
