@@ -1,4 +1,5 @@
-"""docker-compose.cluster.yml and the files it mounts, checked without a container engine."""
+"""docker-compose.cluster.yml and the files it mounts, checked without a container engine (the nodes'
+healthcheck script against the local RabbitMQ)."""
 
 import re
 import shutil
