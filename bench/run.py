@@ -25,6 +25,7 @@ import requests
 from kombu import Connection
 
 from bench import metrics, report
+from bench.form_probe import time_form_page
 from bench.load import REQUEST_TIMEOUT, FormProbe, Load, Sample, shows_result
 from bench.stacks import SEED_FIELDS, ReducedStack, SeedStack, redirected_to_the_form
 from harness.processes import REPO_DIR, VENV_BIN, HttpClient, Process, Stack, wait_until
@@ -229,16 +230,8 @@ def worker_stopped_scenario(system: System) -> dict:
     with contextlib.suppress(TimeoutError):
         wait_until(lambda: system.queue_depth() >= WAITING_SUBMISSIONS, 3, interval=0.1)
     queued = system.queue_depth()
-    probe = HttpClient(system.stack.base_url)
-    latencies, timeouts = [], 0
-    probe_end = time.monotonic() + PROBE_SECONDS
-    while time.monotonic() < probe_end:
-        started = time.monotonic()
-        try:
-            probe.get("/", timeout=PROBE_TIMEOUT).raise_for_status()
-            latencies.append(time.monotonic() - started)
-        except requests.RequestException:
-            timeouts += 1
+    latencies, failures = time_form_page(system.stack.base_url, PROBE_SECONDS, PROBE_TIMEOUT)
+    timeouts = len(failures)
     system.start_worker()
     for thread in threads:
         thread.join(REQUEST_TIMEOUT + 5)
@@ -279,8 +272,16 @@ def make_stack(kind: type, root: Path) -> Stack:
     )
 
 
-def take_turns(systems: dict[str, System], levels: tuple[int, ...], task: str, measure) -> list[dict]:
-    """Every level, ROUNDS times, each system in turn; `measure(system, clients, window)` runs one."""
+def take_turns(
+    systems: dict[str, System],
+    levels: tuple[int, ...],
+    task: str,
+    redis_commands: metrics.RedisCommands,
+    services: dict[str, int],
+    probe: bool,
+) -> list[dict]:
+    """Every level, ROUNDS times, each system in turn, each turn in a Window of its own; with
+    `probe`, a visitor times the form page meanwhile."""
     turns = []
     for level in levels:
         for round_number in range(ROUNDS):
@@ -288,8 +289,8 @@ def take_turns(systems: dict[str, System], levels: tuple[int, ...], task: str, m
             order = list(systems)
             shift = (levels.index(level) + round_number) % len(order)
             for name in order[shift:] + order[:shift]:
-                window = measure.window()
-                outcome = measure(systems[name], level, window)
+                window = Window(redis_commands, services)
+                outcome = systems[name].run_level(level, window, probe=probe)
                 summary = window.summary()
                 turns.append(
                     {"task": task, "system": name, "clients": level, "round": round_number, **outcome, **summary}
@@ -300,21 +301,6 @@ def take_turns(systems: dict[str, System], levels: tuple[int, ...], task: str, m
                     flush=True,
                 )
     return turns
-
-
-class Measure:
-    """One turn of a system at a load level, in a fresh Window."""
-
-    def __init__(self, redis_commands: metrics.RedisCommands, services: dict[str, int], probe: bool):
-        self.redis_commands = redis_commands
-        self.services = services
-        self.probe = probe
-
-    def window(self) -> "Window":
-        return Window(self.redis_commands, self.services)
-
-    def __call__(self, system: System, clients: int, window: "Window") -> dict:
-        return system.run_level(clients, window, probe=self.probe)
 
 
 def start_slow_worker(systems: list[System]) -> Process:
@@ -376,7 +362,7 @@ def main() -> int:
     try:
         for system in systems.values():
             system.start()
-        turns = take_turns(systems, LEVELS, "cheap", Measure(redis_commands, running, probe=False))
+        turns = take_turns(systems, LEVELS, "cheap", redis_commands, running, probe=False)
         for name in ("project", "seed"):
             if name in systems:
                 scenario[name] = worker_stopped_scenario(systems[name])
@@ -388,7 +374,7 @@ def main() -> int:
         slow_systems = {name: systems[name] for name in SLOW_SYSTEMS if name in systems}
         if slow_systems and SLOW_LEVELS:
             start_slow_worker(list(slow_systems.values()))
-            turns += take_turns(slow_systems, SLOW_LEVELS, "slow", Measure(redis_commands, running, probe=True))
+            turns += take_turns(slow_systems, SLOW_LEVELS, "slow", redis_commands, running, probe=True)
         if "project" in systems:
             integrity = check_project_results(systems["project"], scenario.get("project", {}).get("posted", []))
     finally:
