@@ -96,8 +96,11 @@ else:
             },
         }
     }
-# Each gunicorn thread keeps its connection instead of opening one a request.
-DATABASES["default"]["CONN_MAX_AGE"] = None
+# https://docs.djangoproject.com/en/5.2/ref/settings/#conn-max-age
+# 0: a request closes its connection when it ends. Django keeps a connection per thread, and
+# gevent makes that one per greenlet, that is one per request: a connection kept for reuse
+# would never be used again, and every request would leave one open for good.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -213,6 +216,12 @@ CELERY_REDIS_SOCKET_TIMEOUT = 5
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
     "retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1},
 }
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-backend-thread-safe
+# One result backend a process, not one a thread: gevent makes Celery's thread-local backend
+# one a greenlet, that is one a request, each with its own Redis connection, pub/sub
+# connection and result drainer greenlet that nothing ever stops. Celery's Redis result
+# consumer serialises its pub/sub use, so that one backend serves every request.
+CELERY_RESULT_BACKEND_THREAD_SAFE = True
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#accept-content
 CELERY_ACCEPT_CONTENT = ["json"]
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-accept-content
