@@ -5,25 +5,27 @@ raising it: a health check that fails with the thing it checks is no use.
 Health endpoints are called often and at once (load balancers, orchestrators,
 uptime monitors), so each process runs at most one check at a time and serves
 its answer to every caller for HEALTH_CACHE_SECONDS.
+
+What the pages say about the workers is one answer for every web process: the
+newest check of any of them, shared through the result store.
 """
 
+import json
 import logging
 import os
 import shutil
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
-from celery.app.control import Control
 from celery.backends.base import KeyValueStoreBackend
 from django.conf import settings
-from kombu import Producer
-from kombu.pidbox import Mailbox
 
 from web_app.celery import app
+
+from .broker import HealthControl, health_connection
 
 logger = logging.getLogger(__name__)
 
@@ -53,19 +55,6 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def health_connection():
-    """A broker connection of the check's own, outside Celery's pool, with bounded socket waits.
-
-    The submissions publish through Celery's pool of connections; a check that held
-    one of them while waiting for another could starve them (or itself).
-    """
-    socket_timeout = settings.HEALTH_TIMEOUT + 1
-    return app.connection_for_write(
-        connect_timeout=settings.HEALTH_TIMEOUT,
-        transport_options={"read_timeout": socket_timeout, "write_timeout": socket_timeout},
-    )
-
-
 def check_broker() -> PartState:
     """Open a connection to the broker, trying once, within HEALTH_TIMEOUT."""
     try:
@@ -77,9 +66,14 @@ def check_broker() -> PartState:
     return PartState(up=True, detail="connected")
 
 
+def result_store() -> KeyValueStoreBackend:
+    """The result backend, as the key-value store both of this project's backends are (Redis, files)."""
+    return cast(KeyValueStoreBackend, app.backend)
+
+
 def check_result_backend() -> PartState:
     """Read one key from the result backend (a Redis GET, or a file read on the embedded one)."""
-    backend = cast(KeyValueStoreBackend, app.backend)
+    backend = result_store()
     try:
         backend.get(backend.get_key_for_task(BACKEND_PROBE_TASK_ID))
     except Exception as exc:  # any failure to read means results cannot be fetched
@@ -106,35 +100,6 @@ def check_results_file() -> PartState:
             up=False, detail=f"{free_mb:.0f} MB free beside {target}, under {settings.RESULTS_MIN_FREE_MB:g} MB"
         )
     return PartState(up=True, detail=f"writable, {free_mb:.0f} MB free")
-
-
-class BoundedRetryProducer(Producer):
-    """A producer whose publish retries once and waits for the broker's confirm HEALTH_TIMEOUT at most.
-
-    The remote control publishes with retry=True and kombu's default policy, which retries for ever.
-    """
-
-    def publish(self, body: Any, *args: Any, **kwargs: Any) -> Any:
-        kwargs["retry_policy"] = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
-        kwargs.setdefault("timeout", settings.HEALTH_TIMEOUT)
-        return super().publish(body, *args, **kwargs)
-
-
-class OwnConnectionMailbox(Mailbox):
-    """Celery's broadcast mailbox, publishing on the broadcast's own connection, not a pooled producer."""
-
-    def __init__(self, *args, producer_pool=None, **kwargs):
-        super().__init__(*args, **kwargs)
-
-    @contextmanager
-    def producer_or_acquire(self, producer=None, channel=None):
-        yield producer or BoundedRetryProducer(channel, auto_declare=False)
-
-
-class HealthControl(Control):
-    """Celery's remote control (the same exchange and serializer) for the health check's broadcasts."""
-
-    Mailbox = OwnConnectionMailbox
 
 
 class OurWorkerAnswered(Exception):
@@ -194,10 +159,11 @@ def check_parts() -> dict[str, PartState]:
 
 @dataclass(frozen=True)
 class HealthReport:
-    """Every part's state, and when it was checked (time.monotonic())."""
+    """Every part's state, when it was checked, and when this process came to know it (time.monotonic())."""
 
     parts: dict[str, PartState]
     checked_at: float = field(default_factory=time.monotonic)
+    known_at: float = field(default_factory=time.monotonic)
 
     @property
     def healthy(self) -> bool:
@@ -208,7 +174,11 @@ class HealthReport:
 
 
 class SingleFlight:
-    """At most one health check in flight in this process; the others reuse its answer."""
+    """At most one health check in flight in this process; the others reuse its answer.
+
+    `check` returns the parts' states, or a whole HealthReport when it knows better
+    when they were checked (a state another process checked).
+    """
 
     def __init__(self, check):
         self.check = check
@@ -226,7 +196,8 @@ class SingleFlight:
 
     def _fly(self, done: threading.Event) -> None:
         try:
-            self.last = HealthReport(self.check())
+            answer = self.check()
+            self.last = answer if isinstance(answer, HealthReport) else HealthReport(answer)
         finally:
             with self._lock:
                 self._in_flight = None
@@ -250,32 +221,95 @@ class SingleFlight:
             in_flight.wait(wait)
         return self.last
 
-    def refresh_in_background(self, max_age: float) -> None:
-        """Check again in one background thread when the last report is older than max_age, unless a check runs."""
+    def refresh_in_background(self, max_age: float, wait: float = 0) -> None:
+        """Check again in one background thread when the last report came more than max_age ago, unless a
+        check runs; then wait for that check `wait` seconds at most."""
         last = self.last
-        if last is not None and last.age() <= max_age:
+        if last is not None and time.monotonic() - last.known_at <= max_age:
             return
         done = self._take_flight()
         if done is not None:
             threading.Thread(target=self._fly, args=(done,), name="health-check", daemon=True).start()
+        else:
+            with self._lock:
+                done = self._in_flight
+        if wait and done is not None:
+            done.wait(wait)
 
 
-health_checks = SingleFlight(check_parts)
+# The workers' state as the last check of any web process of the deployment found it, in the
+# result store they all share: one answer for every process, whichever serves a request.
+SHARED_WORKERS_STATE_KEY = b"web_app-workers-state"
+
+# Seconds between a process's reads of the shared workers' state while its pages are viewed:
+# about the longest two web processes can disagree about the workers.
+SHARED_STATE_READ_INTERVAL = 1.0
 
 
-def check_workers_part() -> dict[str, PartState]:
-    """The workers' part alone: what the pages' banner needs."""
-    return {"workers": check_workers()}
+def share_workers_state(report: HealthReport) -> None:
+    """Store the report's workers part, with the time it was checked, for the other web processes."""
+    workers = report.parts["workers"]
+    payload = {"checked_at": time.time() - report.age(), **workers.as_dict()}
+    try:
+        result_store().set(SHARED_WORKERS_STATE_KEY, json.dumps(payload))
+    except Exception as exc:  # this process keeps its own answer; the others check for themselves
+        logger.warning("Health: could not share the workers' state: %s", exc)
 
+
+def shared_workers_report() -> HealthReport | None:
+    """The workers' state another web process (or this one) shared, None when none is to be had."""
+    try:
+        payload = result_store().get(SHARED_WORKERS_STATE_KEY)
+    except Exception as exc:  # an unreachable store: this process checks for itself
+        logger.warning("Health: could not read the shared workers' state: %s", exc)
+        return None
+    if not payload:
+        return None
+    try:
+        shared = json.loads(payload)
+        state = WorkersState(
+            up=shared["up"] is True, detail=str(shared["detail"]), workers=[str(name) for name in shared["workers"]]
+        )
+        age = max(time.time() - float(shared["checked_at"]), 0.0)
+    except (ValueError, KeyError, TypeError) as exc:
+        logger.warning("Health: the shared workers' state is unreadable: %s", exc)
+        return None
+    return HealthReport({"workers": state}, checked_at=time.monotonic() - age)
+
+
+def check_and_share_parts() -> HealthReport:
+    """Check every part now (for /healthz) and share the workers' state it found."""
+    report = HealthReport(check_parts())
+    share_workers_state(report)
+    return report
+
+
+def known_workers_state() -> HealthReport:
+    """The workers' part: the shared state while it is at most HEALTH_CACHE_SECONDS old, else checked
+    now and shared. This is what the pages' banner needs."""
+    shared = shared_workers_report()
+    if shared is not None and shared.age() <= settings.HEALTH_CACHE_SECONDS:
+        return shared
+    report = HealthReport({"workers": check_workers()})
+    share_workers_state(report)
+    return report
+
+
+health_checks = SingleFlight(check_and_share_parts)
 
 # The pages' own checks, of the workers alone: reading the result backend and the results
 # file's disk, as /healthz does, would cost every page view's refresh a backend command.
-worker_checks = SingleFlight(check_workers_part)
+worker_checks = SingleFlight(known_workers_state)
+
+
+# The broker check, then the workers' broadcast of up to twice HEALTH_TIMEOUT, the result
+# backend's read and the results file's look, each bounded by HEALTH_TIMEOUT or so.
+LONGEST_CHECK_TIMEOUTS = 5
 
 
 def longest_check_seconds() -> float:
-    """About the longest a whole check can take: each part is bounded by HEALTH_TIMEOUT or a few of them."""
-    return 5 * settings.HEALTH_TIMEOUT + 1
+    """About the longest a whole check can take."""
+    return LONGEST_CHECK_TIMEOUTS * settings.HEALTH_TIMEOUT + 1
 
 
 def check_all() -> tuple[bool, dict]:
@@ -288,14 +322,15 @@ def check_all() -> tuple[bool, dict]:
     return report.healthy, {name: part.as_dict() for name, part in report.parts.items()}
 
 
-def cached_worker_state() -> WorkersState | None:
+def cached_worker_state(wait: float = 0) -> WorkersState | None:
     """The workers' newest known state, from /healthz's checks or the pages' own; None before the first.
 
-    Pages never wait for a check: a state older than HEALTH_CACHE_SECONDS is
-    still returned, while one background thread checks the workers again.
+    When this process last came to know it more than SHARED_STATE_READ_INTERVAL
+    ago, one background thread reads the shared state again (and checks the
+    workers when that is older than HEALTH_CACHE_SECONDS); the caller waits for
+    it `wait` seconds at most. Pages wait for nothing: they show what is known.
     """
+    worker_checks.refresh_in_background(max_age=SHARED_STATE_READ_INTERVAL, wait=wait)
     reports = [report for report in (health_checks.last, worker_checks.last) if report is not None]
     newest = max(reports, key=lambda report: report.checked_at, default=None)
-    if newest is None or newest.age() > settings.HEALTH_CACHE_SECONDS:
-        worker_checks.refresh_in_background(max_age=settings.HEALTH_CACHE_SECONDS)
     return cast(WorkersState, newest.parts["workers"]) if newest is not None else None

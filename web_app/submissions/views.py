@@ -32,7 +32,8 @@ def submission_form(request):
         except services.DatabaseUnwritable:
             return render_form(request, form, status=503, unavailable="database-unwritable")
         # With no worker answering, the wait could only end in the pending page: show it at once.
-        if no_worker_answering() is not True:
+        # What another web process learnt of the workers a moment ago is worth a short wait.
+        if no_worker_answering(wait=settings.HEALTH_TIMEOUT) is not True:
             try:
                 services.result_record(submission, timeout=settings.RESULT_TIMEOUT, result=result)
             except services.NotRecorded as exc:
@@ -41,15 +42,16 @@ def submission_form(request):
     return render_form(request, form)
 
 
-def no_worker_answering(recent=()) -> bool | None:
-    """True when the last worker state says no worker answers, None before the first answer.
+def no_worker_answering(recent=(), wait: float = 0) -> bool | None:
+    """True when the last worker state says no worker answers, None before the first answer
+    (waiting `wait` seconds at most for a newer state when this process's is due a refresh).
 
     A result that came to this process, or a submission among `recent` that
     finished, since that state could have been asked is newer news of a worker
     than the state itself: under load a worker's answer to the check can come
     too late for it while its results keep coming.
     """
-    workers = health.cached_worker_state()
+    workers = health.cached_worker_state(wait)
     if workers is None:
         return None
     since = timezone.now() - timedelta(seconds=settings.HEALTH_CACHE_SECONDS + settings.HEALTH_TIMEOUT)

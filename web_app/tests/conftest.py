@@ -1,5 +1,6 @@
 import fcntl
 import multiprocessing
+import threading
 from urllib.parse import urlencode
 
 import pytest
@@ -36,6 +37,15 @@ class FormClient(Client):
             query_params=query_params,
             **extra,
         )
+
+
+@pytest.fixture(autouse=True)
+def background_checks_end_with_their_test():
+    """A page view's background health check must not outlive its test into the next one's patches."""
+    yield
+    for thread in threading.enumerate():
+        if thread.name == "health-check":
+            thread.join(10)
 
 
 @pytest.fixture

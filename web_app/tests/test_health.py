@@ -4,6 +4,7 @@ The states with a worker running, and with RabbitMQ or Redis unreachable, are
 proven end to end in tests/test_health_e2e.py with real processes.
 """
 
+import contextlib
 import socket
 import threading
 import time
@@ -23,9 +24,11 @@ def closed_port_url() -> str:
 
 @pytest.fixture(autouse=True)
 def fresh_health_checks(monkeypatch):
-    """Each test starts with no answer in this process."""
-    monkeypatch.setattr(health, "health_checks", health.SingleFlight(health.check_parts))
-    monkeypatch.setattr(health, "worker_checks", health.SingleFlight(health.check_workers_part))
+    """Each test starts with no answer in this process, nor a shared one."""
+    monkeypatch.setattr(health, "health_checks", health.SingleFlight(health.check_and_share_parts))
+    monkeypatch.setattr(health, "worker_checks", health.SingleFlight(health.known_workers_state))
+    with contextlib.suppress(FileNotFoundError):
+        health.result_store().delete(health.SHARED_WORKERS_STATE_KEY)
 
 
 def test_the_embedded_broker_is_up():
@@ -270,13 +273,82 @@ def test_the_pages_check_the_workers_alone(client, monkeypatch):
 
 @pytest.mark.django_db
 def test_a_fresh_healthz_answer_spares_the_pages_a_check_of_their_own(client, monkeypatch):
-    check = SlowCheck()
-    monkeypatch.setattr(health, "worker_checks", health.SingleFlight(check))
+    broadcasts = []
+    monkeypatch.setattr(health, "check_workers", lambda broker=None: broadcasts.append(1) or NO_WORKER)
     client.get("/healthz")
 
     client.get("/")
 
-    assert check.calls == 0
-    healthz_report = health.health_checks.last
-    assert healthz_report is not None
-    assert health.cached_worker_state() is healthz_report.parts["workers"]
+    assert wait_for_worker_state() == NO_WORKER
+    assert broadcasts == [1], "the pages read the state /healthz shared, and asked the workers nothing"
+
+
+NO_WORKER = health.WorkersState(up=False, detail="no worker answered", workers=[])
+A_WORKER = health.WorkersState(up=True, detail="a worker answers", workers=["celery@a"])
+
+
+def test_a_state_another_process_shared_is_taken_with_the_time_it_was_checked(settings, monkeypatch):
+    monkeypatch.setattr(health, "check_workers", lambda broker=None: pytest.fail("the workers were asked again"))
+    health.share_workers_state(health.HealthReport({"workers": NO_WORKER}, checked_at=time.monotonic() - 2))
+
+    report = health.known_workers_state()
+
+    assert report.parts["workers"] == NO_WORKER
+    assert 2 <= report.age() < 3, "its age is the shared check's, not the time it was read"
+
+
+def test_a_shared_state_older_than_the_cache_time_is_checked_again_and_shared(settings, monkeypatch):
+    settings.HEALTH_CACHE_SECONDS = 5
+    monkeypatch.setattr(health, "check_workers", lambda broker=None: A_WORKER)
+    health.share_workers_state(health.HealthReport({"workers": NO_WORKER}, checked_at=time.monotonic() - 6))
+
+    report = health.known_workers_state()
+
+    assert report.parts["workers"] == A_WORKER and report.age() < 1
+    shared = health.shared_workers_report()
+    assert shared is not None and shared.parts["workers"] == A_WORKER
+
+
+@pytest.mark.parametrize("payload", [b"not json", b'{"up": true}', b"[]", b""])
+def test_an_unreadable_shared_state_is_no_state(payload):
+    health.result_store().set(health.SHARED_WORKERS_STATE_KEY, payload)
+
+    assert health.shared_workers_report() is None
+
+
+def test_the_pages_read_the_shared_state_again_once_a_second_at_most(monkeypatch):
+    reads = []
+    monkeypatch.setattr(health, "shared_workers_report", lambda: reads.append(1) or None)
+    monkeypatch.setattr(health, "check_workers", lambda broker=None: NO_WORKER)
+
+    health.cached_worker_state()
+    wait_for_worker_state()
+    for _ in range(50):
+        health.cached_worker_state()
+
+    assert reads == [1], "one read, then none until SHARED_STATE_READ_INTERVAL has passed"
+
+
+def test_a_post_waits_a_moment_for_the_state_another_process_shared(monkeypatch):
+    shared = health.HealthReport({"workers": NO_WORKER})
+    release = threading.Event()
+
+    def slow_read():
+        assert release.wait(10)
+        return shared
+
+    monkeypatch.setattr(health, "shared_workers_report", slow_read)
+    threading.Timer(0.1, release.set).start()
+
+    state = health.cached_worker_state(wait=5)
+
+    assert state == NO_WORKER, "the caller waited for the read in flight"
+
+
+def test_a_page_waits_for_no_read(monkeypatch):
+    release = threading.Event()
+    monkeypatch.setattr(health, "shared_workers_report", lambda: release.wait(10) and None)
+    monkeypatch.setattr(health, "check_workers", lambda broker=None: NO_WORKER)
+
+    assert health.cached_worker_state() is None, "unknown at first, without waiting"
+    release.set()

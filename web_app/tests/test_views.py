@@ -234,7 +234,7 @@ def workers_state(monkeypatch):
 
     def believe(up):
         state = None if up is None else SimpleNamespace(up=up, detail="", workers=[])
-        monkeypatch.setattr(health, "cached_worker_state", lambda: state)
+        monkeypatch.setattr(health, "cached_worker_state", lambda wait=0: state)
         # No result came to this process before the test: only the state speaks of the workers.
         monkeypatch.setattr(services, "last_result_came_at", None)
 
