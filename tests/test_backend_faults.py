@@ -4,6 +4,7 @@ The machine's Redis serves others, so the test runs a redis-server of its own.
 """
 
 import pytest
+import redis
 
 from harness.processes import HttpClient, PrivateRedis, post_duration, wait_until
 
@@ -66,5 +67,72 @@ def test_a_redis_restart_gives_clear_pages_and_both_projects_recover_by_themselv
     assert {row["status"] for row in rows} == {"done"}
     assert sorted(stack.results_lines()) == sorted(f"{row['first']} es {row['second']}" for row in rows)
     assert set(expected) <= set(stack.results_lines())
+    worker.check_running()
+    web.check_running()
+
+
+class FullRedis:
+    """Redis at its client limit: the limit lowered to one client, this one, every other cut off, so
+    that each connection anyone makes is refused with "max number of clients reached"."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.admin: redis.Redis | None = None
+
+    def fill(self) -> None:
+        # A connection of its own, made now: the one client the limit leaves.
+        self.admin = redis.Redis.from_url(self.url, single_connection_client=True, socket_timeout=5)
+        self.admin.config_set("maxclients", 1)
+        own = self.admin.client_id()
+        for client in self.admin.client_list():
+            if int(client["id"]) != own:
+                self.admin.client_kill_filter(_id=client["id"])
+
+    def release(self) -> None:
+        if self.admin is not None:
+            self.admin.config_set("maxclients", 10000)
+            self.admin.close()
+            self.admin = None
+
+
+def test_a_redis_that_refuses_connections_gives_clear_pages_and_the_site_recovers_by_itself(
+    make_stack, private_redis, record_property
+):
+    stack = make_stack(RESULT_TIMEOUT="2", CELERY_RESULT_BACKEND=private_redis.url)
+    worker = stack.start_worker()
+    web = stack.start_web()
+    browser = HttpClient(stack.base_url)
+    assert "before es limit" in browser.submit("before", "limit").text
+    full = FullRedis(private_redis.url)
+
+    full.fill()
+    try:
+        during = [browser.submit(f"during{index}", "limit") for index in range(3)]
+        form = browser.get("/")
+    finally:
+        full.release()
+
+    record_property("seconds_to_answer_with_redis_full", max(round(post_duration(page), 2) for page in during))
+    # As with a restart: refused with nothing sent, or (the first, on a channel that looked open) sent
+    # and pending, to complete once Redis takes connections again.
+    refused = [page for page in during if page.status_code == 503]
+    assert refused, "a submission while Redis refuses connections is refused"
+    assert all(BACKEND_UNAVAILABLE in page.text for page in refused)
+    assert all("Pending" in page.text for page in during if page.status_code != 503)
+    assert all(post_duration(page) <= 2 + 2 for page in during), "an answer within the deadline, not a hang"
+    assert form.status_code == 200
+    after = wait_until(
+        lambda: "after es limit" in (page := browser.submit("after", "limit")).text and page,
+        timeout=30,
+        interval=1,
+        what="a submission done again once Redis took connections again",
+    )
+    assert after.status_code == 200
+    stack.collect_all_results()
+    rows = stack.submissions()
+    kept = [row for row in rows if row["first"].startswith("during")]
+    assert len(kept) == len(during) - len(refused), "nothing of a refused submission was kept"
+    assert {row["status"] for row in rows} == {"done"}
+    assert sorted(stack.results_lines()) == sorted(f"{row['first']} es {row['second']}" for row in rows)
     worker.check_running()
     web.check_running()
