@@ -295,8 +295,24 @@ def wait_for_message(result: AsyncResult, timeout: float) -> None:
     """
     backend = cast(AsyncBackendMixin, result.backend)
     backend.add_pending_result(result)
-    for _ in backend.result_consumer.drain_events_until(result.on_ready, timeout=timeout):  # type: ignore[attr-defined]
-        pass
+    try:
+        for _ in backend.result_consumer.drain_events_until(result.on_ready, timeout=timeout):  # type: ignore[attr-defined]
+            pass
+    finally:
+        forget_buffered_messages(backend, result.id)
+
+
+def forget_buffered_messages(backend, task_id: str) -> None:
+    """Drop the buffer Celery keeps for a task's messages that came before anyone waited for it.
+
+    A message with no waiter is buffered under its task id, and taking it leaves an
+    empty buffer behind for good: about a kilobyte a submission. result.get() drops it
+    after its wait (the Redis result consumer's on_wait_for_pending); this wait must too.
+    """
+    buffers = backend._pending_messages
+    buffer = buffers.pop(task_id, None)
+    if buffer is not None:
+        buffers.total -= len(buffer)
 
 
 def outcome_of_waited(result: AsyncResult) -> Outcome | None:
