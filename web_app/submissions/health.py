@@ -238,8 +238,14 @@ class SingleFlight:
 
 
 # The workers' state as the last check of any web process of the deployment found it, in the
-# result store they all share: one answer for every process, whichever serves a request.
-SHARED_WORKERS_STATE_KEY = b"web_app-workers-state"
+# result store they all share (under the key of this id, which no task has): one answer for
+# every process, whichever serves a request.
+SHARED_WORKERS_STATE_ID = "web_app-workers-state"
+
+
+def shared_workers_state_key():
+    return result_store().get_key_for_task(SHARED_WORKERS_STATE_ID)
+
 
 # Seconds between a process's reads of the shared workers' state while its pages are viewed:
 # about the longest two web processes can disagree about the workers.
@@ -251,7 +257,7 @@ def share_workers_state(report: HealthReport) -> None:
     workers = report.parts["workers"]
     payload = {"checked_at": time.time() - report.age(), **workers.as_dict()}
     try:
-        result_store().set(SHARED_WORKERS_STATE_KEY, json.dumps(payload))
+        result_store().set(shared_workers_state_key(), json.dumps(payload))
     except Exception as exc:  # this process keeps its own answer; the others check for themselves
         logger.warning("Health: could not share the workers' state: %s", exc)
 
@@ -259,7 +265,7 @@ def share_workers_state(report: HealthReport) -> None:
 def shared_workers_report() -> HealthReport | None:
     """The workers' state another web process (or this one) shared, None when none is to be had."""
     try:
-        payload = result_store().get(SHARED_WORKERS_STATE_KEY)
+        payload = result_store().get(shared_workers_state_key())
     except Exception as exc:  # an unreachable store: this process checks for itself
         logger.warning("Health: could not read the shared workers' state: %s", exc)
         return None

@@ -28,7 +28,7 @@ def fresh_health_checks(monkeypatch):
     monkeypatch.setattr(health, "health_checks", health.SingleFlight(health.check_and_share_parts))
     monkeypatch.setattr(health, "worker_checks", health.SingleFlight(health.known_workers_state))
     with contextlib.suppress(FileNotFoundError):
-        health.result_store().delete(health.SHARED_WORKERS_STATE_KEY)
+        health.result_store().delete(health.shared_workers_state_key())
 
 
 def test_the_embedded_broker_is_up():
@@ -274,7 +274,12 @@ def test_the_pages_check_the_workers_alone(client, monkeypatch):
 @pytest.mark.django_db
 def test_a_fresh_healthz_answer_spares_the_pages_a_check_of_their_own(client, monkeypatch):
     broadcasts = []
-    monkeypatch.setattr(health, "check_workers", lambda broker=None: broadcasts.append(1) or NO_WORKER)
+
+    def check_workers(broker=None):
+        broadcasts.append(1)
+        return NO_WORKER
+
+    monkeypatch.setattr(health, "check_workers", check_workers)
     client.get("/healthz")
 
     client.get("/")
@@ -311,14 +316,18 @@ def test_a_shared_state_older_than_the_cache_time_is_checked_again_and_shared(se
 
 @pytest.mark.parametrize("payload", [b"not json", b'{"up": true}', b"[]", b""])
 def test_an_unreadable_shared_state_is_no_state(payload):
-    health.result_store().set(health.SHARED_WORKERS_STATE_KEY, payload)
+    health.result_store().set(health.shared_workers_state_key(), payload)
 
     assert health.shared_workers_report() is None
 
 
 def test_the_pages_read_the_shared_state_again_once_a_second_at_most(monkeypatch):
     reads = []
-    monkeypatch.setattr(health, "shared_workers_report", lambda: reads.append(1) or None)
+
+    def shared_workers_report():
+        reads.append(1)
+
+    monkeypatch.setattr(health, "shared_workers_report", shared_workers_report)
     monkeypatch.setattr(health, "check_workers", lambda broker=None: NO_WORKER)
 
     health.cached_worker_state()
