@@ -149,6 +149,46 @@ def test_down_then_up_keeps_the_submissions_and_the_key(deployment):
     assert "cats es dogs" in history.text
 
 
+# Open file descriptors of the web container's gunicorn processes (every process but its init and this probe).
+WEB_OPEN_FILES = (
+    "import os\n"
+    "print(sum(len(os.listdir(f'/proc/{pid}/fd')) for pid in os.listdir('/proc')\n"
+    "          if pid.isdigit() and int(pid) not in (1, os.getpid())))\n"
+)
+# What the web container and Redis may hold more after the run than after the warm-up.
+MAX_MORE_OPEN_FILES = 24
+MAX_MORE_REDIS_CLIENTS = 6
+
+
+def web_open_files(project: ComposeProject) -> int:
+    return int(project.exec("web", "python", "-c", WEB_OPEN_FILES))
+
+
+def redis_clients_of(project: ComposeProject) -> int:
+    info = project.exec("redis", "redis-cli", "info", "clients")
+    match = re.search(r"^connected_clients:(\d+)", info, flags=re.MULTILINE)
+    assert match is not None, info
+    return int(match.group(1))
+
+
+def test_hundreds_of_submissions_leave_the_web_container_and_redis_holding_what_they_held(deployment):
+    warm_up = submit_concurrently(BASE_URL, [(f"warm{number}", "dogs") for number in range(60)], clients=8)
+    assert all(page.status_code == 200 for page in warm_up)
+    files_before, clients_before = web_open_files(deployment), redis_clients_of(deployment)
+
+    pages = submit_concurrently(BASE_URL, [(f"run{number}", "dogs") for number in range(300)], clients=8)
+
+    assert [page.status_code for page in pages] == [200] * 300
+    assert all(f"run{number} es dogs" in page.text for number, page in enumerate(pages))
+    wait_until(
+        lambda: web_open_files(deployment) <= files_before + MAX_MORE_OPEN_FILES,
+        timeout=15,
+        interval=1,
+        what=f"the web container's open files back near {files_before}",
+    )
+    assert redis_clients_of(deployment) <= clients_before + MAX_MORE_REDIS_CLIENTS
+
+
 @pytest.mark.parametrize("owner", [APP_UID, OTHER_UID], ids=["app-user", "other-user"])
 def test_the_web_writes_results_into_a_host_folder_of_a_normal_user(deployment, owner):
     results = deployment.directory / "results"
