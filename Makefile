@@ -11,7 +11,7 @@ export CONTAINERS_CONF ?= $(CURDIR)/podman/containers.conf
 # The configuration file that run, web, worker and manage read, as honcho does.
 ENV_FILE ?= .env
 
-.PHONY: help install install-dev run web worker manage purge lint test test-worker test-web test-e2e test-compose test-cluster stand-in-images bench diagram clean reset
+.PHONY: help install install-dev run web worker manage purge lint test test-worker test-web test-e2e test-compose test-cluster stand-in-images bench soak diagram clean reset
 
 help:
 	@echo "make run    start web (http://127.0.0.1:8000), worker and collector, reading .env when present; Ctrl-C stops them"
@@ -24,6 +24,7 @@ help:
 	@echo "make test   run the whole test suite"
 	@echo "make test-compose   build and run docker-compose.yml for real (Podman, stand-in images)"
 	@echo "make test-cluster   the cluster deployment under load, one fault at a time"
+	@echo "make bench  the project against the seed, same run; make soak  20,000 submissions, counting what the web holds"
 
 $(VENV)/.installed: requirements.txt requirements-flower.txt requirements-local.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -118,6 +119,13 @@ BENCH_RESULTS_DIR ?= $(CURDIR)/bench/results/latest
 bench: $(VENV)/.installed-bench
 	BENCH_RESULTS_DIR=$(BENCH_RESULTS_DIR) timeout --signal=INT 1800 python -m bench.run
 	BENCH_RESULTS_DIR=$(BENCH_RESULTS_DIR) timeout --signal=INT 300 python -m bench.costs
+
+# Twenty thousand submissions through the real stack (gunicorn with gevent, the worker and the
+# collector on the local RabbitMQ and Redis), printing and plotting the web processes' open
+# files, RSS and Redis connections and Redis's client count; fails unless they stay flat and
+# every submission is answered. Not part of `make test`.
+soak: $(VENV)/.installed-bench
+	BENCH_RESULTS_DIR=$(BENCH_RESULTS_DIR) timeout --signal=INT 2400 python -m bench.soak
 
 # The README's architecture picture, drawn from its Graphviz source (Debian package graphviz).
 diagram:
