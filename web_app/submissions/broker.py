@@ -5,6 +5,7 @@ broker or asks the workers uses connections of its own, with bounded waits, so
 that it can neither starve the submissions of a connection nor hang on one.
 """
 
+import contextlib
 from contextlib import contextmanager
 from typing import Any
 
@@ -56,3 +57,18 @@ class HealthControl(Control):
     """Celery's remote control (the same exchange and serializer) for the health check's broadcasts."""
 
     Mailbox = OwnConnectionMailbox
+
+
+def ready_messages_and_consumers(connection, queue: str) -> tuple[int, int]:
+    """(messages ready, consumers) of the queue; (0, 0) when it does not exist."""
+    channel = connection.channel()
+    try:
+        _, messages, consumers = channel.queue_declare(queue=queue, passive=True)
+    except connection.channel_errors:
+        # AMQP answers a passive declare of a missing queue with 404, closing the channel.
+        return 0, 0
+    finally:
+        # The broker's 404 answer may have closed it already.
+        with contextlib.suppress(*connection.channel_errors, *connection.connection_errors):
+            channel.close()
+    return messages, consumers

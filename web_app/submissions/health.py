@@ -17,15 +17,18 @@ import shutil
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import cast
 
-from celery.backends.base import KeyValueStoreBackend
 from django.conf import settings
+from django.utils import timezone
 
 from web_app.celery import app
 
 from .broker import HealthControl, health_connection
+from .result_backend import result_store
+from .services.waiting import result_came_since
 
 logger = logging.getLogger(__name__)
 
@@ -64,11 +67,6 @@ def check_broker() -> PartState:
         logger.warning("Health: broker unavailable: %s", exc)
         return PartState(up=False, detail=describe(exc))
     return PartState(up=True, detail="connected")
-
-
-def result_store() -> KeyValueStoreBackend:
-    """The result backend, as the key-value store both of this project's backends are (Redis, files)."""
-    return cast(KeyValueStoreBackend, app.backend)
 
 
 def check_result_backend() -> PartState:
@@ -340,3 +338,23 @@ def cached_worker_state(wait: float = 0) -> WorkersState | None:
     reports = [report for report in (health_checks.last, worker_checks.last) if report is not None]
     newest = max(reports, key=lambda report: report.checked_at, default=None)
     return cast(WorkersState, newest.parts["workers"]) if newest is not None else None
+
+
+def no_worker_answering(recent=(), wait: float = 0) -> bool | None:
+    """True when the last worker state says no worker answers, None before the first answer
+    (waiting `wait` seconds at most for a newer state when this process's is due a refresh).
+
+    A result that came to this process, or a submission among `recent` that
+    finished, since that state could have been asked is newer news of a worker
+    than the state itself: under load a worker's answer to the check can come
+    too late for it while its results keep coming.
+    """
+    workers = cached_worker_state(wait)
+    if workers is None:
+        return None
+    since = timezone.now() - timedelta(seconds=settings.HEALTH_CACHE_SECONDS + settings.HEALTH_TIMEOUT)
+    if result_came_since(since):
+        return False
+    if any(submission.finished_at and submission.finished_at > since for submission in recent):
+        return False
+    return not workers.up

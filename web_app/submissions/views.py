@@ -1,5 +1,3 @@
-from datetime import timedelta
-
 from django.conf import settings
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
@@ -33,33 +31,13 @@ def submission_form(request):
             return render_form(request, form, status=503, unavailable="database-unwritable")
         # With no worker answering, the wait could only end in the pending page: show it at once.
         # What another web process learnt of the workers a moment ago is worth a short wait.
-        if no_worker_answering(wait=settings.HEALTH_TIMEOUT) is not True:
+        if health.no_worker_answering(wait=settings.HEALTH_TIMEOUT) is not True:
             try:
                 services.result_record(submission, timeout=settings.RESULT_TIMEOUT, result=result)
             except services.NotRecorded as exc:
                 return render_not_recorded(request, submission, exc)
         return redirect(submission)
     return render_form(request, form)
-
-
-def no_worker_answering(recent=(), wait: float = 0) -> bool | None:
-    """True when the last worker state says no worker answers, None before the first answer
-    (waiting `wait` seconds at most for a newer state when this process's is due a refresh).
-
-    A result that came to this process, or a submission among `recent` that
-    finished, since that state could have been asked is newer news of a worker
-    than the state itself: under load a worker's answer to the check can come
-    too late for it while its results keep coming.
-    """
-    workers = health.cached_worker_state(wait)
-    if workers is None:
-        return None
-    since = timezone.now() - timedelta(seconds=settings.HEALTH_CACHE_SECONDS + settings.HEALTH_TIMEOUT)
-    if services.result_came_since(since):
-        return False
-    if any(submission.finished_at and submission.finished_at > since for submission in recent):
-        return False
-    return not workers.up
 
 
 def render_form(request, form, status=200, unavailable=None):
@@ -69,7 +47,7 @@ def render_form(request, form, status=200, unavailable=None):
         "unavailable": unavailable,
         "page": page,
         "recent": page.submissions,
-        "no_worker_answering": no_worker_answering(page.submissions),
+        "no_worker_answering": health.no_worker_answering(page.submissions),
     }
     return render(request, "submissions/form.html", context, status=status)
 
@@ -99,7 +77,7 @@ def submission_detail(request, pk):
     context = {
         "submission": submission,
         "status": submission_status_payload(submission),
-        "no_worker_answering": submission.is_pending and no_worker_answering(),
+        "no_worker_answering": submission.is_pending and health.no_worker_answering(),
     }
     return render(request, "submissions/detail.html", context)
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 from submissions import health, locks, services
 from submissions.forms import SubmissionForm
 from submissions.models import Submission
+from submissions.services import recording, sending, waiting
 from web_app.celery import app
 
 from .conftest import FormClient
@@ -108,7 +109,8 @@ def writers_busy(monkeypatch, settings, lock_held_by_another_process):
     """The database's writer lock held by another process, as a file-backed database's would be."""
     path, let_go = lock_held_by_another_process
     settings.WRITE_LOCK_TIMEOUT = 0.2
-    monkeypatch.setattr(services, "queued_writer", lambda: locks.writer_lock(path))
+    for module in (sending, recording):
+        monkeypatch.setattr(module, "queued_writer", lambda: locks.writer_lock(path))
     return let_go
 
 
@@ -236,7 +238,7 @@ def workers_state(monkeypatch):
         state = None if up is None else SimpleNamespace(up=up, detail="", workers=[])
         monkeypatch.setattr(health, "cached_worker_state", lambda wait=0: state)
         # No result came to this process before the test: only the state speaks of the workers.
-        monkeypatch.setattr(services, "last_result_came_at", None)
+        monkeypatch.setattr(waiting, "last_result_came_at", None)
 
     return believe
 
@@ -250,7 +252,7 @@ def test_with_no_worker_answering_a_post_shows_the_pending_page_without_waiting(
     def must_not_wait(result, timeout):
         raise AssertionError(f"waited {timeout} s for a result no worker will give")
 
-    monkeypatch.setattr(services, "wait_for_result", must_not_wait)
+    monkeypatch.setattr(waiting, "wait_for_result", must_not_wait)
 
     response = client.post(FORM_URL, {"first": "cats", "second": "dogs"}, follow=True)
 
@@ -266,14 +268,14 @@ def test_a_result_that_came_since_the_worker_state_outweighs_a_state_of_no_worke
 ):
     workers_state(False)
     # Under load a worker's answer to the check came too late, while its results kept coming.
-    monkeypatch.setattr(services, "last_result_came_at", timezone.now())
+    monkeypatch.setattr(waiting, "last_result_came_at", timezone.now())
     waits = []
 
     def wait_for_result(result, timeout):
         waits.append(timeout)
         return False
 
-    monkeypatch.setattr(services, "wait_for_result", wait_for_result)
+    monkeypatch.setattr(waiting, "wait_for_result", wait_for_result)
 
     page = client.post(FORM_URL, {"first": "cats", "second": "dogs"}, follow=True).content.decode()
 
@@ -292,7 +294,7 @@ def test_with_a_worker_answering_or_not_yet_known_a_post_waits_for_its_result(
         waits.append(timeout)
         return False
 
-    monkeypatch.setattr(services, "wait_for_result", wait_for_result)
+    monkeypatch.setattr(waiting, "wait_for_result", wait_for_result)
 
     client.post(FORM_URL, {"first": "cats", "second": "dogs"})
 

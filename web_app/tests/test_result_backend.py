@@ -1,6 +1,6 @@
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from submissions.services import is_backend_unreachable
+from submissions.result_backend import is_backend_unreachable
 
 
 def given_up_reconnecting() -> RuntimeError:

@@ -1,0 +1,38 @@
+"""What the web app does with a submission, one step a module: send it (sending), wait for its
+result (waiting), read what the result says (outcomes), record it once (recording), and look
+after the pending ones (collecting, lost_tasks)."""
+
+from ..exceptions import (
+    BackendUnavailable,
+    BrokerUnavailable,
+    DatabaseUnwritable,
+    NotRecorded,
+    SubmissionsBusy,
+    WriteLockTimeout,
+)
+from .collecting import CollectReport, collect_pending
+from .outcomes import Outcome, read_outcome, read_outcomes
+from .recording import outcome_record, result_record
+from .sending import discard, send, submission_create
+from .waiting import result_came_since, wait_for_result
+
+__all__ = [
+    "BackendUnavailable",
+    "BrokerUnavailable",
+    "CollectReport",
+    "DatabaseUnwritable",
+    "NotRecorded",
+    "Outcome",
+    "SubmissionsBusy",
+    "WriteLockTimeout",
+    "collect_pending",
+    "discard",
+    "outcome_record",
+    "read_outcome",
+    "read_outcomes",
+    "result_came_since",
+    "result_record",
+    "send",
+    "submission_create",
+    "wait_for_result",
+]

@@ -1,0 +1,16 @@
+import uuid
+
+import pytest
+
+from submissions.models import Submission
+
+
+@pytest.fixture
+def submission(db):
+    return Submission.objects.create(first="cats", second="dogs", task_id=uuid.uuid4())
+
+
+@pytest.fixture
+def results_file(settings, tmp_path):
+    settings.RESULTS_FILE = tmp_path / "results" / "results.txt"
+    return settings.RESULTS_FILE

@@ -1,0 +1,184 @@
+"""Recording outcomes: each success's line once, failures without a line, crashes finished."""
+
+import os
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from submissions import services
+from submissions.models import Submission
+
+from .results import done, store, store_raw
+
+
+def test_result_record_records_a_success_and_writes_it_once(submission, results_file):
+    store(str(submission.task_id), "cats es dogs")
+
+    services.result_record(submission)
+    services.result_record(Submission.objects.get(pk=submission.pk))
+    services.outcome_record(Submission.objects.get(pk=submission.pk), done("cats es dogs"))
+
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.DONE
+    assert submission.result == "cats es dogs"
+    assert submission.finished_at is not None
+    assert submission.line_offset == 0
+    assert results_file.read_text() == "cats es dogs\n"
+
+
+def test_a_recorded_result_is_removed_from_the_result_backend(submission, results_file):
+    store(str(submission.task_id), "cats es dogs")
+
+    services.result_record(submission)
+
+    assert services.read_outcome(submission.task_id) is None
+
+
+def test_each_line_remembers_where_it_starts(db, results_file):
+    first, second = (Submission.objects.create(first=f"a{n}", second="b", task_id=uuid.uuid4()) for n in range(2))
+    services.outcome_record(first, done("a0 es b"))
+    services.outcome_record(second, done("a1 es b"))
+    assert (first.line_offset, second.line_offset) == (0, len(b"a0 es b\n"))
+
+
+def test_a_stale_copy_is_not_recorded_again_and_shows_what_the_first_recorder_stored(submission, results_file):
+    stale_copy = Submission.objects.get(pk=submission.pk)
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    # Another process recorded it first, an hour ago.
+    Submission.objects.filter(pk=submission.pk).update(
+        status=Submission.Status.DONE, result="cats es dogs", finished_at=an_hour_ago, line_offset=0
+    )
+
+    claimed = services.outcome_record(stale_copy, done("cats es dogs"))
+
+    assert claimed is False
+    again = stale_copy
+    assert (again.status, again.result, again.finished_at) == (Submission.Status.DONE, "cats es dogs", an_hour_ago)
+    assert results_file.read_text() == ""
+
+
+def test_result_record_records_a_failure_and_writes_nothing(submission, results_file):
+    store(str(submission.task_id), ValueError("no strings today"), state="FAILURE")
+
+    services.result_record(submission)
+
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.FAILED
+    assert "ValueError" in submission.error and "no strings today" in submission.error
+    assert not results_file.exists()
+
+
+def test_result_record_leaves_an_unfinished_submission_pending(submission, results_file):
+    assert services.result_record(submission).status == Submission.Status.PENDING
+    assert not results_file.exists()
+
+
+def test_a_failed_write_leaves_the_submission_pending_and_the_file_whole(submission, results_file, monkeypatch):
+    results_file.parent.mkdir(parents=True)
+    results_file.write_text("earlier es line\n")
+    store(str(submission.task_id), "cats es dogs")
+    real_write = os.write
+
+    def disk_full_halfway(fd, data):
+        real_write(fd, data[:4])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "write", disk_full_halfway)
+    with pytest.raises(services.NotRecorded, match="No space left"):
+        services.result_record(submission)
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.PENDING
+    assert results_file.read_text() == "earlier es line\n"
+
+    monkeypatch.undo()
+    services.collect_pending()
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.DONE
+    assert results_file.read_text() == "earlier es line\ncats es dogs\n"
+
+
+def test_an_unwritable_results_file_is_not_recorded(submission, results_file):
+    results_file.parent.mkdir(parents=True)
+    results_file.mkdir()  # a folder where the file should be: opening it fails as a full or read-only disk does
+    store(str(submission.task_id), "cats es dogs")
+
+    with pytest.raises(services.NotRecorded):
+        services.result_record(submission)
+    submission.refresh_from_db()
+    assert (submission.status, submission.line_offset) == (Submission.Status.PENDING, None)
+
+
+def claim_without_finishing(submission, results_file, line_written):
+    """Leave the submission as a recorder killed after its claim leaves it, its line written or not."""
+    results_file.parent.mkdir(parents=True, exist_ok=True)
+    offset = results_file.stat().st_size if results_file.exists() else 0
+    Submission.objects.filter(pk=submission.pk).update(result="cats es dogs", line_offset=offset)
+    if line_written:
+        with open(results_file, "ab") as f:
+            f.write(b"cats es dogs\n")
+
+
+@pytest.mark.parametrize("line_written", [False, True], ids=["killed before the append", "killed after the append"])
+def test_a_recording_interrupted_by_a_crash_is_finished_with_its_line_once(submission, results_file, line_written):
+    claim_without_finishing(submission, results_file, line_written)
+    store(str(submission.task_id), "cats es dogs")
+
+    services.collect_pending()
+    services.collect_pending()
+    services.result_record(Submission.objects.get(pk=submission.pk))
+
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.DONE
+    assert results_file.read_text() == "cats es dogs\n"
+
+
+def test_an_interrupted_recording_is_finished_before_the_next_line_is_appended(db, submission, results_file):
+    claim_without_finishing(submission, results_file, line_written=False)
+    other = Submission.objects.create(first="owls", second="bats", task_id=uuid.uuid4())
+
+    services.outcome_record(other, done("owls es bats"))
+
+    assert results_file.read_text() == "cats es dogs\nowls es bats\n"
+    assert Submission.objects.get(pk=submission.pk).status == Submission.Status.DONE
+
+
+def test_an_interrupted_recording_is_finished_even_when_its_result_expired(submission, results_file):
+    claim_without_finishing(submission, results_file, line_written=True)
+
+    services.collect_pending()
+
+    assert Submission.objects.get(pk=submission.pk).status == Submission.Status.DONE
+    assert results_file.read_text() == "cats es dogs\n"
+
+
+@pytest.mark.parametrize(
+    "payload, reason",
+    [
+        (b"\x80not json", "not JSON"),
+        (b'"just a string"', "expected an object"),
+        (b'{"status": "SUCCESS", "result": {"a": 1}}', "returned dict, not text"),
+        (
+            b'{"status": "FAILURE", "result": {"exc_type": "system", "exc_module": "os", "exc_message": ["rm -rf /"]}}',
+            "system: rm -rf /",
+        ),
+    ],
+)
+def test_a_hostile_result_fails_its_submission_with_a_reason(submission, results_file, payload, reason):
+    store_raw(submission.task_id, payload)
+
+    services.result_record(submission)
+
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.FAILED
+    assert reason in submission.error
+    assert not results_file.exists()
+
+
+def test_a_result_with_line_breaks_is_written_as_one_line(submission, results_file):
+    store(str(submission.task_id), "cats\nes\u2028dogs")
+
+    services.result_record(submission)
+
+    assert results_file.read_text(encoding="utf-8").splitlines() == ["cats\\nes\\u2028dogs"]
