@@ -1,7 +1,7 @@
 """Settings of the web project, read from the environment.
 
-Both Django projects read the same variables; see the configuration table in
-the README. With no broker or result backend set, Celery runs on kombu's
+Both Django projects read the same variables; see docs/configuration.md.
+With no broker or result backend set, Celery runs on kombu's
 filesystem transport and the filesystem result backend in EMBEDDED_BROKER_DIR,
 so the whole flow works on a machine with only Python.
 """
