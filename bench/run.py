@@ -37,6 +37,9 @@ RESULTS_DIR = Path(os.environ.get("BENCH_RESULTS_DIR", BENCH_DIR / "results"))
 
 BROKER_URL = os.environ.get("CELERY_BROKER_URL", "amqp://django:django@127.0.0.1:5672/rabbit")
 BACKEND_URL = os.environ.get("CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/0")
+# BENCH_DATABASE_URL puts the project's web app on that database (the compose deployment's
+# PostgreSQL, say) instead of SQLite; the seed keeps its own SQLite file.
+DATABASE_ENV = {"DATABASE_URL": os.environ["BENCH_DATABASE_URL"]} if os.environ.get("BENCH_DATABASE_URL") else {}
 
 LEVELS = tuple(int(n) for n in os.environ.get("BENCH_LEVELS", "1,4,16,64").split(","))
 SLOW_LEVELS = tuple(int(n) for n in os.environ.get("BENCH_SLOW_LEVELS", "16,64,256").split(",") if n)
@@ -268,7 +271,7 @@ def make_stack(kind: type, root: Path) -> Stack:
         root=root,
         transport="rabbitmq",
         queue=f"bench-{root.name}-{uuid.uuid4().hex[:8]}",
-        extra_env={"CELERY_BROKER_URL": BROKER_URL, "CELERY_RESULT_BACKEND": BACKEND_URL},
+        extra_env={"CELERY_BROKER_URL": BROKER_URL, "CELERY_RESULT_BACKEND": BACKEND_URL, **DATABASE_ENV},
     )
 
 
