@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from bench import metrics
 from bench.run import BROKER_URL, OUT_DIR, RESULTS_DIR, System, make_stack
 from bench.stacks import SEED_FIELDS, SeedStack
+from harness.external_services import delete_queue
 from harness.processes import HttpClient, Stack
-from harness.services import delete_queue
 
 WARMUP_SUBMISSIONS = 50
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from bench.load import Load
 from bench.run import BROKER_URL, OUT_DIR, RESULTS_DIR, VENV_BIN, System, make_stack
+from harness.external_services import delete_queue
 from harness.processes import Stack
-from harness.services import delete_queue
 
 # (what it is, a frame name as py-spy prints it), in the order a submission meets them.
 PARTS = [

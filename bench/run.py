@@ -28,8 +28,8 @@ from bench import metrics, report
 from bench.form_probe import time_form_page
 from bench.load import REQUEST_TIMEOUT, FormProbe, Load, Sample, shows_result
 from bench.stacks import SEED_FIELDS, ReducedStack, SeedStack, redirected_to_the_form
+from harness.external_services import amqp_channel, delete_queue
 from harness.processes import REPO_DIR, VENV_BIN, HttpClient, Process, Stack, wait_until
-from harness.services import amqp_channel, delete_queue
 
 BENCH_DIR = Path(__file__).resolve().parent
 OUT_DIR = Path(os.environ.get("BENCH_OUT_DIR", BENCH_DIR / "out"))

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import requests
 
+from harness.external_services import delete_queue
 from harness.processes import RABBITMQ_URL, REPO_DIR, Stack, free_port, wait_until
-from harness.services import delete_queue
 
 DRIP_SECONDS = 5
 

@@ -25,9 +25,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from harness.external_services import delete_queue
 from harness.processes import RABBITMQ_URL, REDIS_URL, Stack
 from harness.resources import gunicorn_workers, holdings, redis_clients, redis_port
-from harness.services import delete_queue
 
 from .load import Load
 

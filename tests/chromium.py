@@ -6,7 +6,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from harness.services import IN_CI
+from harness.external_services import IN_CI
 
 CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

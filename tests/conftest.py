@@ -1,7 +1,7 @@
 import pytest
 
+from harness.external_services import POSTGRES_URL, create_database, delete_queue, drop_database, require
 from harness.processes import RABBITMQ_URL, REDIS_URL, Stack
-from harness.services import POSTGRES_URL, create_database, delete_queue, drop_database, require
 
 from .chromium import chromium, require_chromium
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.external_services import IN_CI
 from harness.processes import wait_until
-from harness.services import IN_CI
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 CONTAINERS_CONF = REPO_DIR / "podman" / "containers.conf"

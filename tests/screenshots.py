@@ -7,8 +7,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from harness.external_services import reachable
 from harness.processes import RABBITMQ_URL, REDIS_URL, REPO_DIR, wait_until
-from harness.services import reachable
 
 from .chromium import chromium, new_page
 from .conftest import StackFactory

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from harness.external_services import declare_queue, existing_queue_depth, publish_raw, stored_result
 from harness.processes import RABBITMQ_URL, REDIS_URL, HttpClient, wait_until
-from harness.services import declare_queue, existing_queue_depth, publish_raw, stored_result
 
 REQUIRED = "Enter some text, not only spaces."
 TOO_LONG = "Ensure this value has at most 200 characters (it has 201)."

@@ -5,8 +5,8 @@ import time
 
 import requests
 
+from harness.external_services import existing_queue_depth, rabbitmq_stopped
 from harness.processes import HttpClient, post_duration, wait_until
-from harness.services import existing_queue_depth, rabbitmq_stopped
 
 BROKER_UNAVAILABLE = "The message broker is unavailable"
 # "Within a few seconds": the broker connection timeout is 2 s and the publish retries are bounded.

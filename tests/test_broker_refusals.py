@@ -2,8 +2,8 @@
 
 import pytest
 
+from harness.external_services import queue_depth
 from harness.processes import HttpClient
-from harness.services import queue_depth
 
 
 @pytest.mark.parametrize(

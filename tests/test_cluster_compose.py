@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.services import IN_CI, rabbitmqctl
+from harness.external_services import IN_CI, rabbitmqctl
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 CLUSTER_FILE = REPO_DIR / "docker-compose.cluster.yml"

@@ -12,8 +12,8 @@ import pytest
 import redis
 from kombu import Connection
 
+from harness.external_services import IN_CI, amqp_channel
 from harness.processes import RABBITMQ_URL, REDIS_URL, HttpClient, submit_concurrently, wait_until
-from harness.services import IN_CI, amqp_channel
 
 # Short enough that a submission with no worker answers pending at once.
 RESULT_TIMEOUT = "1"

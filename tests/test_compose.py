@@ -19,8 +19,8 @@ from pathlib import Path, PurePosixPath
 import pytest
 import yaml
 
+from harness.external_services import IN_CI
 from harness.processes import WEB_COMMAND, WORKER_COMMAND
-from harness.services import IN_CI
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO_DIR / "docker-compose.yml"

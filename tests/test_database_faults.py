@@ -3,8 +3,8 @@
 import fcntl
 from contextlib import contextmanager
 
+from harness.external_services import existing_queue_depth
 from harness.processes import HttpClient, post_duration
-from harness.services import existing_queue_depth
 
 DATABASE_BUSY = "The database is too busy right now, so nothing was sent."
 WRITE_LOCK_TIMEOUT = 0.5

@@ -11,8 +11,8 @@ import subprocess
 import psutil
 import pytest
 
+from harness.external_services import amqp_channel, declare_queue, delete_queue, publish_raw, require
 from harness.processes import RABBITMQ_URL, REDIS_URL, REPO_DIR, VENV_BIN, HttpClient, free_port, wait_until
-from harness.services import amqp_channel, declare_queue, delete_queue, publish_raw, require
 
 # Log lines that would tell a user something went wrong while it stopped.
 FAILURE_SIGNS = ["SIGKILL", "exited with", "was sent SIGTERM", "Error", "Interrupt", "Traceback", "rc=-", "rc=1"]

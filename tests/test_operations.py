@@ -8,8 +8,8 @@ import threading
 import time
 from contextlib import closing
 
+from harness.external_services import rabbitmq_stopped
 from harness.processes import HttpClient, post_duration, submit_concurrently, wait_until
-from harness.services import rabbitmq_stopped
 
 WAITING = 8
 

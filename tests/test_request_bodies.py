@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.external_services import declare_queue, existing_queue_depth
 from harness.processes import RABBITMQ_URL, HttpClient
-from harness.services import declare_queue, existing_queue_depth
 
 UPLOAD_SIZE = 200 * 1024 * 1024
 CHUNK = b"x" * (256 * 1024)

@@ -12,6 +12,7 @@ import pytest
 import requests
 from kombu import Connection
 
+from harness.external_services import require
 from harness.processes import (
     RABBITMQ_URL,
     VENV_BIN,
@@ -22,7 +23,6 @@ from harness.processes import (
     HttpClient,
     free_port,
 )
-from harness.services import require
 
 FOREIGN_HOST = "evil.example"
 

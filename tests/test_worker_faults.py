@@ -5,8 +5,8 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from harness.external_services import queue_depth
 from harness.processes import HttpClient, post_duration, submit_concurrently, wait_until
-from harness.services import queue_depth
 
 RESULT_TIMEOUT = 2
 
