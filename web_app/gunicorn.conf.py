@@ -2,11 +2,6 @@
 
 import os
 
-from gunicorn.config import AccessLogFormat
-from gunicorn.glogging import Logger
-
-DEFAULT_ACCESS_LOG_FORMAT = AccessLogFormat.default
-
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # gevent's workers, not threads, carry the connections: a slow or idle client, and a request
 # waiting for its task, each cost one greenlet, and a process holds `worker_connections` of
@@ -32,35 +27,6 @@ graceful_timeout = 20
 accesslog = "-"
 
 
-class AccessLogger(Logger):
-    """gunicorn's logger, building only the fields its default access log line shows.
-
-    gunicorn's atoms() also copies every request and response header and every
-    environ variable, for formats that name them: about half of what logging a
-    request cost. A format set from outside gets gunicorn's own atoms.
-    """
-
-    def atoms(self, resp, req, environ, request_time):
-        if self.cfg.access_log_format != DEFAULT_ACCESS_LOG_FORMAT:
-            return super().atoms(resp, req, environ, request_time)
-        status = resp.status
-        if isinstance(status, str):
-            status = status.split(None, 1)[0]
-        sent = getattr(resp, "sent", None)
-        return {
-            "h": environ.get("REMOTE_ADDR", "-"),
-            "l": "-",
-            "u": self._get_user(environ) or "-",
-            "t": self.now(),
-            "r": f"{environ['REQUEST_METHOD']} {environ['RAW_URI']} {environ['SERVER_PROTOCOL']}",
-            "s": status,
-            "b": str(sent) if sent is not None else "-",
-            "f": environ.get("HTTP_REFERER", "-"),
-            "a": environ.get("HTTP_USER_AGENT", "-"),
-        }
-
-
-logger_class = AccessLogger
 # gunicorn's control socket (gunicornc) defaults to one path per user, which every instance on
 # the machine would share, and stopping one would remove another's: the project does not use it.
 # https://gunicorn.org/reference/settings/#control_socket_disable
