@@ -21,6 +21,7 @@ from pathlib import Path
 import psycopg
 import requests
 from psycopg.rows import dict_row
+from requests.adapters import HTTPAdapter
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 WEB_DIR = REPO_DIR / "web_app"
@@ -34,6 +35,8 @@ WORKER_COMMAND = [str(WORKER_DIR / "bin" / "start-worker")]
 
 RABBITMQ_URL = os.environ.get("E2E_BROKER_URL", "amqp://django:django@127.0.0.1:5672/rabbit")
 REDIS_URL = os.environ.get("E2E_RESULT_BACKEND", "redis://127.0.0.1:6379/15")
+# The rate limit's cache: another database of the same Redis.
+CACHE_REDIS_URL = os.environ.get("E2E_CACHE_URL", "redis://127.0.0.1:6379/14")
 
 START_TIMEOUT = 30
 CSRF_TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -95,6 +98,9 @@ class Stack:
             "CELERY_TASK_DEFAULT_QUEUE": self.queue,
             "GUNICORN_BIND": f"127.0.0.1:{self.port}",
             "PYTHONUNBUFFERED": "1",
+            # Tests and the benchmark post far more often from one address than a person would:
+            # the rate limit is off unless a test turns it on (test_public_site.py).
+            "SUBMISSIONS_RATE": "off",
         }
         if self.database_url:
             env["DATABASE_URL"] = self.database_url
@@ -103,6 +109,8 @@ class Stack:
         if self.transport == "rabbitmq":
             env["CELERY_BROKER_URL"] = RABBITMQ_URL
             env["CELERY_RESULT_BACKEND"] = REDIS_URL
+            # The machine's Redis, with keys of this stack's own.
+            env["CACHE_URL"] = f"{CACHE_REDIS_URL}?key_prefix={self.queue}"
         else:
             for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
                 env.pop(name, None)
@@ -287,13 +295,28 @@ class Process:
             self.popen.wait(timeout=5)
 
 
+class SourceAddressAdapter(HTTPAdapter):
+    """Connections from one local address (127.0.0.2, say): another client, to the web server."""
+
+    def __init__(self, source_address: str):
+        self.source_address = (source_address, 0)
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = self.source_address
+        super().init_poolmanager(*args, **kwargs)
+
+
 class HttpClient:
     """An HTTP client (a requests session) that uses the form as a browser would: GET it for the
-    CSRF token, POST it, follow the redirect."""
+    CSRF token, POST it, follow the redirect. It keeps its cookies, so it is one visitor;
+    `source_address` makes it connect from another loopback address, as another client."""
 
-    def __init__(self, base_url: str):
+    def __init__(self, base_url: str, source_address: str | None = None):
         self.base_url = base_url
         self.session = requests.Session()
+        if source_address:
+            self.session.mount("http://", SourceAddressAdapter(source_address))
 
     def get(self, path: str = "/", **kwargs) -> requests.Response:
         kwargs.setdefault("timeout", 30)

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Create or update a RabbitMQ user, its vhost, permissions and tags on a running node.
+# Create or update a RabbitMQ user, its vhost, permissions and tags on a running node, and
+# the vhost's bound on its task queues.
 #
 # Usage: rabbitmq/setup-rabbitmq.sh [USER [PASSWORD [VHOST]]]
 # Missing arguments come from RABBITMQ_USER, RABBITMQ_PASSWORD, RABBITMQ_VHOST, then
 # from the defaults django / django / rabbit. The user gets the tag `management` and
-# all permissions on that vhost. Each step looks first and changes only what differs,
-# so running the script again changes nothing. Needs rabbitmqctl and the node's
+# all permissions on that vhost. The policy `task-queue-bound` keeps at most
+# SUBMISSIONS_MAX_QUEUED (10000) messages in each task queue of the vhost and refuses
+# publishes past it (Celery's broadcast and reply queues left out); a policy, unlike a
+# queue argument, changes on a queue that exists. Each step looks first and changes only
+# what differs, so running the script again changes nothing. Needs rabbitmqctl and the node's
 # Erlang cookie (root on a local install, or `docker compose exec rabbitmq ...`).
 set -euo pipefail
 
@@ -19,6 +23,10 @@ password=${2:-${RABBITMQ_PASSWORD:-django}}
 vhost=${3:-${RABBITMQ_VHOST:-rabbit}}
 tags=management
 permission='.*'
+max_queued=${SUBMISSIONS_MAX_QUEUED:-10000}
+policy=task-queue-bound
+policy_pattern='^(?!celeryev\.)(?!.*\.pidbox$)'
+policy_definition="{\"max-length\":$max_queued,\"overflow\":\"reject-publish\"}"
 
 ctl() {
     rabbitmqctl --quiet "$@"
@@ -73,4 +81,14 @@ if [[ $current_tags == "[$tags]" ]]; then
 else
     ctl set_user_tags "$user" "$tags" >/dev/null
     echo "tags of $user: set ($tags)"
+fi
+
+# Columns: vhost, name, pattern, apply-to, definition, priority.
+policies=$(listing list_policies -p "$vhost")
+current_policy=$(awk -F'\t' -v name="$policy" '$2 == name { print $3 "\t" $4 "\t" $5 }' <<<"$policies")
+if [[ $current_policy == "$(printf '%s\t%s\t%s' "$policy_pattern" queues "$policy_definition")" ]]; then
+    echo "policy $policy on $vhost: unchanged (at most $max_queued messages a task queue)"
+else
+    ctl set_policy -p "$vhost" --apply-to queues "$policy" "$policy_pattern" "$policy_definition" >/dev/null
+    echo "policy $policy on $vhost: set (at most $max_queued messages a task queue)"
 fi

@@ -17,7 +17,18 @@ class SubmissionAdmin(admin.ModelAdmin):
     search_fields = ("first", "second", "result", "task_id")
     search_help_text = "Search the inputs, the result, or a task id (whole or part)."
     date_hierarchy = "created_at"
-    fields = ("first", "second", "task_id", "status", "result", "error", "created_at", "finished_at", "duration")
+    fields = (
+        "first",
+        "second",
+        "task_id",
+        "visitor",
+        "status",
+        "result",
+        "error",
+        "created_at",
+        "finished_at",
+        "duration",
+    )
     readonly_fields = fields
 
     @admin.display(description="Took")

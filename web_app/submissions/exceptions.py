@@ -7,6 +7,7 @@ __all__ = [
     "BrokerUnavailable",
     "DatabaseUnwritable",
     "NotRecorded",
+    "QueueFull",
     "SubmissionsBusy",
     "WriteLockTimeout",
 ]
@@ -14,6 +15,11 @@ __all__ = [
 
 class BrokerUnavailable(Exception):
     """The task could not be handed to the broker; nothing was queued."""
+
+
+class QueueFull(BrokerUnavailable):
+    """SUBMISSIONS_MAX_QUEUED tasks are waiting for a worker already (or the broker's own bound
+    refused the task); nothing was queued."""
 
 
 class BackendUnavailable(Exception):

@@ -15,6 +15,8 @@ class Submission(models.Model):
     # What get_status_display() says, without the dict of every choice it builds on each call.
     STATUS_LABELS = dict(Status.choices)
 
+    # The random id of the browser session that made it (see visitors.py): only that session sees it.
+    visitor = models.CharField(max_length=32, blank=True, editable=False)
     first = models.CharField(max_length=200)
     second = models.CharField(max_length=200)
     task_id = models.UUIDField(unique=True, editable=False)
@@ -40,6 +42,8 @@ class Submission(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["status"]),
+            # A visitor's history, newest first.
+            models.Index(fields=["visitor", "-created_at", "-id"], name="submission_visitor_history"),
             models.Index(
                 fields=["line_offset"],
                 name="submission_line_in_doubt",
@@ -51,7 +55,7 @@ class Submission(models.Model):
         return f"{self.first!r} + {self.second!r} ({self.status})"
 
     def get_absolute_url(self):
-        return reverse("submission-detail", args=[self.pk])
+        return reverse("submission-detail", args=[self.task_id])
 
     @property
     def status_label(self) -> str:

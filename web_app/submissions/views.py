@@ -5,9 +5,13 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
-from . import formatting, health, selectors, services
+from . import clients, formatting, health, selectors, services
 from .forms import posted_form
 from .models import Submission
+from .visitors import visitor_id, visitor_id_ensure
+
+# Seconds a client refused because the task queue is full is told to wait before trying again.
+QUEUE_FULL_RETRY_AFTER = 60
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -15,10 +19,15 @@ def submission_form(request):
     """The form; a valid post sends the task, waits for it, and redirects to its page."""
     form = posted_form(request)
     if request.method == "POST":
+        retry_after = clients.submission_retry_after(request)
+        if retry_after is not None:
+            return render_form(request, form, status=429, unavailable="rate", retry_after=retry_after)
         if not form.is_valid():
             return render_form(request, form, status=400)
         try:
-            submission, result = services.submission_create(**form.cleaned_data)
+            submission, result = services.submission_create(**form.cleaned_data, visitor=visitor_id_ensure(request))
+        except services.QueueFull:
+            return render_form(request, form, status=503, unavailable="queue-full", retry_after=QUEUE_FULL_RETRY_AFTER)
         except services.BrokerUnavailable:
             return render_form(request, form, status=503, unavailable="broker")
         except services.BackendUnavailable:
@@ -40,16 +49,21 @@ def submission_form(request):
     return render_form(request, form)
 
 
-def render_form(request, form, status=200, unavailable=None):
-    page = selectors.history_page(request.GET.get("page"))
+def render_form(request, form, status=200, unavailable=None, retry_after=None):
+    """The form page with the visitor's own history; a refusal says why, and when to try again."""
+    page = selectors.history_page(visitor_id(request), request.GET.get("page"))
     context = {
         "form": form,
         "unavailable": unavailable,
+        "retry_after": retry_after,
         "page": page,
         "recent": page.submissions,
         "no_worker_answering": health.no_worker_answering(page.submissions),
     }
-    return render(request, "submissions/form.html", context, status=status)
+    response = render(request, "submissions/form.html", context, status=status)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 def render_not_recorded(request, submission, exc):
@@ -58,10 +72,10 @@ def render_not_recorded(request, submission, exc):
     return render(request, "submissions/not_recorded.html", context, status=503)
 
 
-def submission_with_late_result(pk) -> Submission:
-    """The submission, its result recorded if it has come; a write that fails leaves it pending
-    for the collector, and the page shows it pending."""
-    submission = selectors.submission_by_id(pk)
+def submission_with_late_result(request, task_id) -> Submission:
+    """The visitor's submission, its result recorded if it has come; a write that fails leaves it
+    pending for the collector, and the page shows it pending. Another visitor's is a 404."""
+    submission = selectors.visitor_submission(visitor_id(request), task_id)
     if submission is None:
         raise Http404("No such submission.")
     try:
@@ -71,9 +85,9 @@ def submission_with_late_result(pk) -> Submission:
 
 
 @require_safe
-def submission_detail(request, pk):
+def submission_detail(request, task_id):
     """A submission's page; while pending, each view checks once whether its result has come."""
-    submission = submission_with_late_result(pk)
+    submission = submission_with_late_result(request, task_id)
     context = {
         "submission": submission,
         "status": submission_status_payload(submission),
@@ -84,9 +98,9 @@ def submission_detail(request, pk):
 
 @never_cache
 @require_safe
-def submission_status(request, pk):
+def submission_status(request, task_id):
     """A submission's status as JSON, for its page's polling; records a late result like the page."""
-    return JsonResponse(submission_status_payload(submission_with_late_result(pk)))
+    return JsonResponse(submission_status_payload(submission_with_late_result(request, task_id)))
 
 
 @never_cache
@@ -102,7 +116,7 @@ def submission_status_payload(submission: Submission) -> dict:
     duration = submission.duration
     waiting = timezone.now() - submission.created_at if submission.is_pending else None
     return {
-        "id": submission.pk,
+        "id": str(submission.task_id),
         "status": submission.status,
         "status_display": submission.status_label,
         "first": submission.first,

@@ -4,9 +4,15 @@ import threading
 from urllib.parse import urlencode
 
 import pytest
+from django.conf import settings
+from django.contrib.sessions.backends.signed_cookies import SessionStore
 from django.test import Client
 
+from submissions.visitors import VISITOR_SESSION_KEY
+
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+# The visitor of the `client` fixture's session: the submissions a test makes for it carry this.
+VISITOR = "0" * 31 + "1"
 
 
 class FormClient(Client):
@@ -48,9 +54,20 @@ def background_checks_end_with_their_test():
             thread.join(10)
 
 
+def visitor_client(visitor: str) -> FormClient:
+    """A browser whose session cookie carries that visitor id, as the form's first submission sets it."""
+    client = FormClient()
+    session = SessionStore()
+    session[VISITOR_SESSION_KEY] = visitor
+    session.save()
+    client.cookies[settings.SESSION_COOKIE_NAME] = str(session.session_key)
+    return client
+
+
 @pytest.fixture
 def client():
-    return FormClient()
+    """A browser that is the visitor VISITOR."""
+    return visitor_client(VISITOR)
 
 
 @pytest.fixture

@@ -14,3 +14,7 @@ from web_app.settings import *  # noqa: E402,F403
 
 # The tests do not run collectstatic, so they need no manifest of hashed names.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+
+# Tests post the form from one address far more often than a person would; the rate limit's
+# own tests turn it on (test_clients.py, test_views.py).
+SUBMISSIONS_RATE = "off"

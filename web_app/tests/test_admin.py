@@ -1,10 +1,14 @@
 """Submissions in the Django admin: listed, searched and filtered; never added, altered or deleted."""
 
+import io
 import uuid
 
 import pytest
+from django.core.management import call_command
 
 from submissions.models import Submission
+
+from .conftest import FormClient
 
 
 @pytest.fixture
@@ -126,3 +130,43 @@ def test_the_admin_needs_a_login(client, submissions):
     response = client.get("/admin/submissions/submission/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+LOGIN_URL = "/admin/login/?next=/admin/"
+
+
+def log_in(browser, password):
+    return browser.post(LOGIN_URL, {"username": "admin", "password": password})
+
+
+def test_a_guesser_is_refused_after_the_failure_limit_even_with_the_right_password(client, admin_user, settings):
+    """pytest-django's admin_user has the password "password"."""
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert log_in(client, "wrong").status_code == 200
+
+    locked = log_in(client, "wrong")
+    right_password = log_in(client, "password")
+
+    assert locked.status_code == 429
+    assert "Too many failed logins came from your address" in locked.content.decode()
+    assert right_password.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+def test_an_operator_unlocks_a_locked_out_address_with_axes_reset(client, admin_user, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        log_in(client, "wrong")
+    assert log_in(client, "password").status_code == 429
+
+    call_command("axes_reset_ip", "127.0.0.1", stdout=io.StringIO())
+
+    assert log_in(client, "password").status_code == 302
+
+
+def test_another_address_still_logs_in_while_one_is_locked_out(client, admin_user, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        log_in(client, "wrong")
+
+    other = FormClient(REMOTE_ADDR="203.0.113.9")
+
+    assert log_in(other, "password").status_code == 302

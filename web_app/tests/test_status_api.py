@@ -10,6 +10,8 @@ from submissions.models import Submission
 from submissions.views import submission_status_payload
 from web_app.celery import app
 
+from .conftest import VISITOR
+
 
 @pytest.fixture
 def results_file(settings, tmp_path):
@@ -19,11 +21,11 @@ def results_file(settings, tmp_path):
 
 @pytest.fixture
 def submission(db):
-    return Submission.objects.create(first="cats", second="dogs", task_id=uuid.uuid4())
+    return Submission.objects.create(first="cats", second="dogs", task_id=uuid.uuid4(), visitor=VISITOR)
 
 
 def status_of(client, submission):
-    response = client.get(f"/submissions/{submission.pk}/status.json")
+    response = client.get(f"/submissions/{submission.task_id}/status.json")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     assert "no-cache" in response["Cache-Control"]
@@ -68,7 +70,7 @@ def test_a_failed_task_reports_its_error_and_writes_nothing(client, submission, 
 
 
 def test_the_inputs_are_returned_as_json_strings_not_markup(client, db, results_file):
-    submission = Submission.objects.create(first="<b>x</b>", second='"y"', task_id=uuid.uuid4())
+    submission = Submission.objects.create(first="<b>x</b>", second='"y"', task_id=uuid.uuid4(), visitor=VISITOR)
 
     status = status_of(client, submission)
 
@@ -76,17 +78,17 @@ def test_the_inputs_are_returned_as_json_strings_not_markup(client, db, results_
 
 
 def test_an_unknown_submission_is_a_404(client, db):
-    assert client.get("/submissions/999999/status.json").status_code == 404
+    assert client.get(f"/submissions/{uuid.uuid4()}/status.json").status_code == 404
 
 
 def test_only_get_is_allowed(client, submission):
-    assert client.post(f"/submissions/{submission.pk}/status.json").status_code == 405
+    assert client.post(f"/submissions/{submission.task_id}/status.json").status_code == 405
 
 
 def test_the_pending_page_polls_with_javascript_and_refreshes_without_it(client, submission, results_file):
     page = client.get(submission.get_absolute_url()).content.decode()
 
-    assert f'data-status-url="/submissions/{submission.pk}/status.json"' in page
+    assert f'data-status-url="/submissions/{submission.task_id}/status.json"' in page
     assert 'src="/static/submissions/status.js"' in page
     assert '<noscript><meta http-equiv="refresh" content="2"></noscript>' in page
     assert 'id="waited"' in page

@@ -7,6 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.sessions.models import Session
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -18,7 +20,7 @@ from submissions.models import Submission
 from submissions.services import recording, sending, waiting
 from web_app.celery import app
 
-from .conftest import FormClient
+from .conftest import VISITOR, FormClient, visitor_client
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +51,12 @@ def test_the_form_page_has_two_labelled_fields_and_a_csrf_token(client):
 def test_the_form_page_and_a_submissions_page_each_read_one_row_set(client, results_file):
     for number in range(11):
         Submission.objects.create(
-            first=f"first{number}", second="x", task_id=uuid.uuid4(), status="done", finished_at=timezone.now()
+            first=f"first{number}",
+            second="x",
+            task_id=uuid.uuid4(),
+            visitor=VISITOR,
+            status="done",
+            finished_at=timezone.now(),
         )
     done = Submission.objects.first()
     assert done is not None
@@ -65,7 +72,7 @@ def test_the_form_page_and_a_submissions_page_each_read_one_row_set(client, resu
 
 def test_the_history_links_to_older_and_newer_pages(client):
     for number in range(11):
-        Submission.objects.create(first=f"first{number}", second="x", task_id=uuid.uuid4())
+        Submission.objects.create(first=f"first{number}", second="x", task_id=uuid.uuid4(), visitor=VISITOR)
 
     newest = client.get(FORM_URL).content.decode()
     oldest = client.get(FORM_URL, {"page": "2"}).content.decode()
@@ -142,10 +149,47 @@ def test_a_post_with_every_submission_slot_taken_gets_a_clear_503_and_saves_noth
     assert not Submission.objects.exists()
 
 
+def test_a_post_past_the_queue_bound_gets_a_clear_503_with_retry_after_and_saves_nothing(
+    client, results_file, settings
+):
+    settings.SUBMISSIONS_MAX_QUEUED = queued_messages() + 2
+
+    accepted = [client.post(FORM_URL, {"first": f"cats{number}", "second": "dogs"}) for number in range(2)]
+    refused = client.post(FORM_URL, {"first": "cats", "second": "dogs"})
+
+    assert [response.status_code for response in accepted] == [302, 302]
+    assert refused.status_code == 503
+    assert int(refused["Retry-After"]) > 0
+    assert "Too many submissions are waiting for a worker, so nothing was sent." in refused.content.decode()
+    assert queued_messages() == settings.SUBMISSIONS_MAX_QUEUED
+    assert Submission.objects.count() == 2
+
+
+def test_a_client_over_the_rate_gets_a_429_with_retry_after_and_nothing_is_saved_or_sent(
+    client, results_file, settings
+):
+    cache.clear()
+    settings.SUBMISSIONS_RATE = "2/m"
+    before = queued_messages()
+
+    answers = [client.post(FORM_URL, {"first": f"cats{number}", "second": "dogs"}) for number in range(4)]
+    another_client = FormClient(REMOTE_ADDR="203.0.113.9").post(FORM_URL, {"first": "other", "second": "dogs"})
+    cache.clear()
+
+    assert [answer.status_code for answer in answers] == [302, 302, 429, 429]
+    page = answers[-1].content.decode()
+    retry_after = int(answers[-1]["Retry-After"])
+    assert 1 <= retry_after <= 60
+    assert f"Please try again in {retry_after} seconds." in page
+    assert another_client.status_code == 302
+    assert queued_messages() == before + 3
+    assert sorted(Submission.objects.values_list("first", flat=True)) == ["cats0", "cats1", "other"]
+
+
 def test_a_result_that_comes_while_the_writers_are_busy_is_recorded_once_they_are_free(
     client, results_file, writers_busy
 ):
-    submission = Submission.objects.create(first="cats", second="dogs", task_id=uuid.uuid4())
+    submission = Submission.objects.create(first="cats", second="dogs", task_id=uuid.uuid4(), visitor=VISITOR)
     app.backend.store_result(str(submission.task_id), "cats es dogs", "SUCCESS")
 
     while_busy = client.get(submission.get_absolute_url())
@@ -216,12 +260,55 @@ def test_input_is_shown_escaped(client, results_file):
 
 
 def test_an_unknown_submission_is_a_404(client):
-    assert client.get(reverse("submission-detail", args=[999])).status_code == 404
+    assert client.get(reverse("submission-detail", args=[uuid.uuid4()])).status_code == 404
 
 
-def test_an_id_past_the_databases_integers_is_a_404(client):
-    assert client.get(reverse("submission-detail", args=[2**64])).status_code == 404
-    assert client.get(reverse("submission-status", args=[2**64])).status_code == 404
+@pytest.mark.parametrize("path", ["/submissions/1/", "/submissions/1/status.json", "/submissions/not-a-uuid/"])
+def test_a_url_that_is_no_task_id_is_a_404(client, path):
+    assert client.get(path).status_code == 404
+
+
+@pytest.mark.parametrize("route", ["submission-detail", "submission-status"])
+def test_another_visitors_submission_is_a_404_with_nothing_of_it(route, results_file):
+    submission = Submission.objects.create(
+        first="secret-first", second="secret-second", task_id=uuid.uuid4(), visitor=VISITOR, result="r"
+    )
+    url = reverse(route, args=[submission.task_id])
+
+    for stranger in (FormClient(), visitor_client("f" * 32)):
+        response = stranger.get(url)
+        assert response.status_code == 404
+        assert "secret" not in response.content.decode()
+    assert client_of_visitor_sees(url)
+
+
+def client_of_visitor_sees(url) -> bool:
+    return visitor_client(VISITOR).get(url).status_code == 200
+
+
+def test_the_form_page_lists_only_the_visitors_own_submissions(client):
+    Submission.objects.create(first="mine", second="x", task_id=uuid.uuid4(), visitor=VISITOR)
+    Submission.objects.create(first="theirs", second="x", task_id=uuid.uuid4(), visitor="f" * 32)
+
+    own_page = client.get(FORM_URL).content.decode()
+    new_visitor_page = FormClient().get(FORM_URL).content.decode()
+
+    assert "mine" in own_page and "theirs" not in own_page
+    assert "mine" not in new_visitor_page and "theirs" not in new_visitor_page
+
+
+def test_a_first_submission_gives_the_browser_its_visitor_id_in_a_signed_cookie(results_file):
+    browser = FormClient()
+    assert browser.get(FORM_URL).cookies.get(django_settings.SESSION_COOKIE_NAME) is None
+
+    browser.post(FORM_URL, {"first": "cats", "second": "dogs"})
+
+    submission = Submission.objects.get()
+    assert len(submission.visitor) == 32
+    assert browser.get(submission.get_absolute_url()).status_code == 200
+    assert "cats" in browser.get(FORM_URL).content.decode()
+    # The cookie is the session itself, signed: no session row was written.
+    assert not Session.objects.exists()
 
 
 def test_other_methods_are_not_allowed(client):
@@ -312,7 +399,7 @@ def test_the_form_shows_the_no_worker_banner_only_when_no_worker_answers(client,
 def test_a_submission_finished_since_the_worker_state_was_asked_hides_the_banner(client, workers_state):
     workers_state(False)
     created = timezone.now() - timedelta(seconds=30)
-    submission = Submission.objects.create(first="late", second="cats", task_id=uuid.uuid4())
+    submission = Submission.objects.create(first="late", second="cats", task_id=uuid.uuid4(), visitor=VISITOR)
     Submission.objects.filter(pk=submission.pk).update(
         status=Submission.Status.DONE, result="late es cats", created_at=created, finished_at=timezone.now()
     )
@@ -354,7 +441,12 @@ def test_a_refused_submission_shows_one_message_not_the_no_worker_banner(
 def test_a_done_submission_shows_no_no_worker_banner(client, results_file, workers_state):
     workers_state(False)
     submission = Submission.objects.create(
-        first="cats", second="dogs", task_id=uuid.uuid4(), status=Submission.Status.DONE, result="cats es dogs"
+        first="cats",
+        second="dogs",
+        task_id=uuid.uuid4(),
+        visitor=VISITOR,
+        status=Submission.Status.DONE,
+        result="cats es dogs",
     )
 
     page = client.get(submission.get_absolute_url()).content.decode()
@@ -364,7 +456,7 @@ def test_a_done_submission_shows_no_no_worker_banner(client, results_file, worke
 
 
 def test_the_history_gives_the_time_zone_of_the_sent_time(client):
-    Submission.objects.create(first="cats", second="dogs", task_id=uuid.uuid4())
+    Submission.objects.create(first="cats", second="dogs", task_id=uuid.uuid4(), visitor=VISITOR)
 
     page = client.get(FORM_URL).content.decode()
 

@@ -6,6 +6,7 @@ filesystem transport and the filesystem result backend in EMBEDDED_BROKER_DIR,
 so the whole flow works on a machine with only Python.
 """
 
+import re
 from pathlib import Path
 
 import environ
@@ -17,6 +18,10 @@ REPO_DIR = BASE_DIR.parent
 
 # https://django-environ.readthedocs.io/en/latest/
 env = environ.Env()
+
+# Where the embedded broker (and the cache of `make run`) keeps its files; a relative path is
+# taken from the repository root, whichever folder the process starts in.
+EMBEDDED_BROKER_DIR = REPO_DIR / env.str("EMBEDDED_BROKER_DIR", default=".embedded-broker")
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
@@ -36,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "submissions",
 ]
 
@@ -51,6 +57,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login attempt.
+    "axes.middleware.AxesMiddleware",
+]
+
+# https://django-axes.readthedocs.io/en/latest/2_installation.html
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "web_app.urls"
@@ -132,6 +146,51 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# https://docs.djangoproject.com/en/5.2/topics/http/sessions/#using-cookie-based-sessions
+# A visitor's session is a signed cookie: it holds only the visitor's random id (and an admin's
+# login), and reading or writing it costs the database and the cache nothing.
+SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+
+# CACHE_URL (redis://HOST:6379/1, as docker-compose.yml sets) is the cache every web process
+# shares: the submission rate limit counts in it. Without it, files in EMBEDDED_BROKER_DIR,
+# which the processes of `make run` share too.
+# https://django-environ.readthedocs.io/en/latest/types.html#environ-env-cache-url
+CACHES = {"default": env.cache_url("CACHE_URL", default=f"filecache://{EMBEDDED_BROKER_DIR / 'cache'}")}
+if CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache":
+    # https://github.com/jazzband/django-redis#configure-as-cache-backend
+    # Bounded waits and connections; a Redis that cannot be reached counts nothing rather
+    # than failing the request, which then meets the result store's own clear page.
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "SOCKET_CONNECT_TIMEOUT": 2,
+            "SOCKET_TIMEOUT": 2,
+            "IGNORE_EXCEPTIONS": True,
+            "CONNECTION_POOL_KWARGS": {"max_connections": 50},
+        }
+    )
+
+# Submissions a client may make, per client address: "30/m" (per second, minute, hour or day),
+# or "off". https://django-ratelimit.readthedocs.io/en/stable/rates.html
+SUBMISSIONS_RATE = env.str("SUBMISSIONS_RATE", default="30/m")
+if SUBMISSIONS_RATE != "off" and not re.fullmatch(r"\d+/\d*[smhd]", SUBMISSIONS_RATE):
+    raise ImproperlyConfigured(f"SUBMISSIONS_RATE={SUBMISSIONS_RATE!r}: give a rate such as 30/m, or off.")
+# https://django-ratelimit.readthedocs.io/en/stable/settings.html
+RATELIMIT_IP_META_KEY = "submissions.clients.client_address"
+# A cache that cannot be reached limits nobody (its errors are logged by django-redis).
+RATELIMIT_FAIL_OPEN = True
+# The proxies in front of the web processes (addresses, networks or host names) whose
+# X-Forwarded-For names the client; from anyone else the header is ignored.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+
+# Failed admin logins from one client address before its logins are refused for AXES_COOLOFF_TIME
+# hours; `python manage.py axes_reset` (or axes_reset_ip ADDRESS) lifts that at once.
+# https://django-axes.readthedocs.io/en/latest/4_configuration.html
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_TIME", default=1)
+AXES_CLIENT_IP_CALLABLE = "submissions.clients.client_address"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "submissions/locked_out.html"
+
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -168,6 +227,10 @@ WRITE_LOCK_TIMEOUT = env.float("WRITE_LOCK_TIMEOUT", default=5)
 # turn, SUBMISSION_SLOT_TIMEOUT seconds at most, without taking the processor from the pages.
 SUBMISSION_SLOTS = env.int("SUBMISSION_SLOTS", default=2)
 SUBMISSION_SLOT_TIMEOUT = env.float("SUBMISSION_SLOT_TIMEOUT", default=10)
+# Tasks that may wait in the task queue for a worker, for all web processes together; a
+# submission past it is refused with a 503 and nothing is saved. RabbitMQ's max-length policy
+# (rabbitmq/setup-rabbitmq.sh) holds the same bound against publishes that race past the count.
+SUBMISSIONS_MAX_QUEUED = env.int("SUBMISSIONS_MAX_QUEUED", default=10_000)
 # Seconds a health check waits for the broker, the result backend or a worker's reply.
 HEALTH_TIMEOUT = env.float("HEALTH_TIMEOUT", default=1)
 # Seconds a health check's answer is reused by /healthz and the pages' banner before one is run again.
@@ -177,8 +240,6 @@ RESULTS_MIN_FREE_MB = env.float("RESULTS_MIN_FREE_MB", default=50)
 
 # Celery
 # ------------------------------------------------------------------------------
-# A relative path is taken from the repository root, whichever folder the process starts in.
-EMBEDDED_BROKER_DIR = REPO_DIR / env.str("EMBEDDED_BROKER_DIR", default=".embedded-broker")
 
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-url
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

@@ -7,6 +7,7 @@ from ..exceptions import (
     BrokerUnavailable,
     DatabaseUnwritable,
     NotRecorded,
+    QueueFull,
     SubmissionsBusy,
     WriteLockTimeout,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "DatabaseUnwritable",
     "NotRecorded",
     "Outcome",
+    "QueueFull",
     "SubmissionsBusy",
     "WriteLockTimeout",
     "collect_pending",

@@ -3,7 +3,9 @@
 import functools
 import logging
 import uuid
+from typing import Any, cast
 
+from amqp.exceptions import MessageNacked
 from celery.result import AsyncResult
 from django.conf import settings
 from django.db import DatabaseError, transaction
@@ -12,7 +14,7 @@ from redis.exceptions import RedisError
 
 from web_app.celery import app
 
-from ..exceptions import BackendUnavailable, BrokerUnavailable, DatabaseUnwritable
+from ..exceptions import BackendUnavailable, BrokerUnavailable, DatabaseUnwritable, QueueFull
 from ..locks import WriteLockTimeout, queued_writer, submission_slot
 from ..models import Submission
 from ..result_backend import is_backend_unreachable
@@ -31,42 +33,68 @@ def broker_errors() -> tuple[type[BaseException], ...]:
         return (OperationalError, *connection.connection_errors, *connection.channel_errors)
 
 
-def submission_create(*, first: str, second: str) -> tuple[Submission, AsyncResult]:
+def submission_create(*, first: str, second: str, visitor: str = "") -> tuple[Submission, AsyncResult]:
     """Save the submission, then send its task, in one of the process's submission slots; when
     sending fails the submission is deleted again.
 
     The row is committed before the task is sent, so that every task the broker
     has belongs to a submission its result is recorded on, and so that the
     publish and its confirm (a few milliseconds, at times hundreds while
-    RabbitMQ syncs its disk) do not hold SQLite's single write lock.
+    RabbitMQ syncs its disk) do not hold SQLite's single write lock. Raises
+    QueueFull, saving nothing, when SUBMISSIONS_MAX_QUEUED tasks wait already.
     """
     task_id = str(uuid.uuid4())
-    with submission_slot():
+    with submission_slot(), app.producer_or_acquire() as producer:
+        if waiting_tasks(producer) >= settings.SUBMISSIONS_MAX_QUEUED:
+            raise QueueFull(f"{settings.SUBMISSIONS_MAX_QUEUED} submissions are waiting for a worker")
         try:
             with queued_writer(), transaction.atomic():
-                submission = Submission.objects.create(first=first, second=second, task_id=task_id)
+                submission = Submission.objects.create(first=first, second=second, task_id=task_id, visitor=visitor)
         except DatabaseError as exc:
             logger.warning("Database unwritable, nothing sent: %s", exc)
             raise DatabaseUnwritable(str(exc)) from exc
         try:
-            result = send(submission)
+            result = send(submission, producer=producer)
         except (BrokerUnavailable, BackendUnavailable):
             discard(submission)
             raise
     return submission, result
 
 
-def send(submission: Submission) -> AsyncResult:
-    """Publish the submission's task under its own task id; BrokerUnavailable or BackendUnavailable."""
+def waiting_tasks(producer) -> int:
+    """The tasks ready in the task queue, which the queue's declare answers with; the queue is
+    declared as Celery declares it, retried as a publish is."""
+    queue = app.amqp.queues[app.conf.task_default_queue]
+
+    def declare() -> int:
+        # kombu's stubs give the answer as a string; it is the broker's queue_declare_ok_t.
+        return cast(Any, queue(producer.channel).queue_declare()).message_count
+
+    try:
+        ensured = producer.connection.ensure(producer, declare, **app.conf.task_publish_retry_policy)
+        return ensured()
+    except broker_errors() as exc:
+        logger.warning("Broker unavailable, nothing sent: %s", exc)
+        raise BrokerUnavailable(str(exc)) from exc
+
+
+def send(submission: Submission, producer=None) -> AsyncResult:
+    """Publish the submission's task under its own task id; QueueFull, BrokerUnavailable or BackendUnavailable."""
     try:
         return app.send_task(
             ADDING_TASK_NAME,
             args=(submission.first, submission.second),
             task_id=str(submission.task_id),
+            producer=producer,
             # A broker that never confirms (a node cut off from its cluster) must not hold the request.
             confirm_timeout=settings.PUBLISH_CONFIRM_TIMEOUT,
         )
     except broker_errors() as exc:
+        if isinstance(exc.__cause__, MessageNacked):
+            # RabbitMQ's own bound on the queue (a max-length policy with reject-publish) refused it;
+            # kombu raises the refusal as an OperationalError.
+            logger.warning("Broker refused task %s, its queue is full", submission.task_id)
+            raise QueueFull("the broker's bound on the task queue is reached") from exc
         logger.warning("Broker unavailable, task %s not sent: %s", submission.task_id, exc)
         raise BrokerUnavailable(str(exc)) from exc
     except (RedisError, OSError, RuntimeError) as exc:

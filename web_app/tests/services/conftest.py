@@ -4,10 +4,12 @@ import pytest
 
 from submissions.models import Submission
 
+from ..conftest import VISITOR
+
 
 @pytest.fixture
 def submission(db):
-    return Submission.objects.create(first="cats", second="dogs", task_id=uuid.uuid4())
+    return Submission.objects.create(first="cats", second="dogs", task_id=uuid.uuid4(), visitor=VISITOR)
 
 
 @pytest.fixture

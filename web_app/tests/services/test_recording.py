@@ -5,10 +5,12 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db.models import Q
 from django.utils import timezone
 
 from submissions import services
 from submissions.models import Submission
+from submissions.services import recording
 
 from .results import done, store, store_raw
 
@@ -182,3 +184,31 @@ def test_a_result_with_line_breaks_is_written_as_one_line(submission, results_fi
     services.result_record(submission)
 
     assert results_file.read_text(encoding="utf-8").splitlines() == ["cats\\nes\\u2028dogs"]
+
+
+@pytest.mark.django_db
+def test_the_sql_of_a_recordable_row_selects_what_its_orm_filter_selects():
+    """RECORDABLE_WITHOUT_LINE, written in SQL for speed, against the ORM filter it stands for."""
+    rows = [
+        Submission.objects.create(
+            first="x", second="y", task_id=uuid.uuid4(), status=status, lost_at=lost_at, line_offset=line_offset
+        )
+        for status in Submission.Status.values
+        for lost_at in (None, timezone.now())
+        for line_offset in (None, 0, 7)
+    ]
+    orm_filter = Q(line_offset__isnull=True) & (
+        Q(status=Submission.Status.PENDING) | Q(status=Submission.Status.FAILED, lost_at__isnull=False)
+    )
+    statuses = [Submission.Status.PENDING.value, Submission.Status.FAILED.value]
+
+    # The condition is the module's own constant; extra() is how the ORM runs a WHERE written in SQL.
+    matches = Submission.objects.extra
+    by_sql = [
+        row.pk
+        for row in rows
+        if matches(where=[recording.RECORDABLE_WITHOUT_LINE], params=[row.pk, *statuses]).exists()
+    ]
+
+    assert by_sql == list(Submission.objects.filter(orm_filter).order_by("pk").values_list("pk", flat=True))
+    assert 0 < len(by_sql) < len(rows)
