@@ -40,6 +40,10 @@ BACKEND_URL = os.environ.get("CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/0"
 # BENCH_DATABASE_URL puts the project's web app on that database (the compose deployment's
 # PostgreSQL, say) instead of SQLite; the seed keeps its own SQLite file.
 DATABASE_ENV = {"DATABASE_URL": os.environ["BENCH_DATABASE_URL"]} if os.environ.get("BENCH_DATABASE_URL") else {}
+# The project runs with its rate limit off (SUBMISSIONS_RATE=off), as in the tests: the browsers
+# all post from one address. BENCH_SUBMISSIONS_RATE gives it a rate instead (a high one, say
+# 1000000/m, counts every POST and limits none: what counting costs).
+RATE_ENV = {"SUBMISSIONS_RATE": os.environ.get("BENCH_SUBMISSIONS_RATE", "off")}
 
 LEVELS = tuple(int(n) for n in os.environ.get("BENCH_LEVELS", "1,4,16,64").split(","))
 SLOW_LEVELS = tuple(int(n) for n in os.environ.get("BENCH_SLOW_LEVELS", "16,64,256").split(",") if n)
@@ -271,7 +275,7 @@ def make_stack(kind: type, root: Path) -> Stack:
         root=root,
         transport="rabbitmq",
         queue=f"bench-{root.name}-{uuid.uuid4().hex[:8]}",
-        extra_env={"CELERY_BROKER_URL": BROKER_URL, "CELERY_RESULT_BACKEND": BACKEND_URL, **DATABASE_ENV},
+        extra_env={"CELERY_BROKER_URL": BROKER_URL, "CELERY_RESULT_BACKEND": BACKEND_URL, **DATABASE_ENV, **RATE_ENV},
     )
 
 

@@ -339,10 +339,17 @@ class HttpClient:
     def path_of(self, page: requests.Response) -> str:
         return page.url[len(self.base_url) :]
 
+    def revisit(self, page: requests.Response) -> requests.Response:
+        """GET `page` again as the visitor it was answered to: a submission's page answers only the
+        session that made it, so this client takes on the session cookie that visitor was given."""
+        for response in (*page.history, page):
+            self.session.cookies.update(response.cookies)
+        return self.get(self.path_of(page))
+
     def wait_until_recorded(self, page: requests.Response, timeout: float = 30) -> str:
-        """Reload a submission's page until it is no longer pending; return its text."""
+        """Reload a submission's page (as its visitor) until it is no longer pending; return its text."""
         return wait_until(
-            lambda: "Pending" not in (text := self.get(self.path_of(page)).text) and text,
+            lambda: "Pending" not in (text := self.revisit(page).text) and text,
             timeout,
             interval=0.2,
             what=f"{page.url} no longer pending",

@@ -15,8 +15,9 @@ import time
 import uuid
 
 import pytest
+import requests
 
-from harness.processes import free_port, wait_until
+from harness.processes import HttpClient, free_port, wait_until
 from tests.cluster import (
     RABBITMQ_NODES,
     STACK,
@@ -108,7 +109,7 @@ def under_load(cluster: Cluster, fault: str, do_fault, reports: list) -> FaultRe
             lambda: load.answered_since(back_at), RECOVERY_TIMEOUT, interval=0.5, what="submissions answered again"
         )
         time.sleep(LOAD_AFTER_RECOVERY)
-    settle(cluster, cluster.base_url, prefix)
+    settle(cluster, prefix)
     report = account(cluster, fault, prefix, load.attempts, fault_at)
     report.notes[:0] = notes
     reports.append(report)
@@ -251,3 +252,61 @@ def test_a_whole_cluster_restart_keeps_the_queued_messages(cluster, reports):
 
     assert_nothing_lost(report)
     assert queued["after"] >= queued["before"], "every queued message kept"
+
+
+# A client inside the compose network (the worker's container): another address to HAProxy.
+# GET the form for its CSRF token, POST it; print the POST's status.
+POST_FROM_INSIDE = """
+import http.cookiejar, re, urllib.error, urllib.parse, urllib.request
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect)
+headers = {"Host": "localhost"}
+form = opener.open(urllib.request.Request("http://load-balancer:8000/", headers=headers), timeout=30).read().decode()
+token = re.search('name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+body = urllib.parse.urlencode({"csrfmiddlewaretoken": token, "first": "inside", "second": "dogs"}).encode()
+try:
+    status = opener.open(urllib.request.Request("http://load-balancer:8000/", body, headers), timeout=30).status
+except urllib.error.HTTPError as answer:
+    status = answer.code
+print(status)
+"""
+RATE_LIMIT = 10
+
+
+def recreate_web_servers(cluster: Cluster, rate: str):
+    cluster.run("up", "--detach", "--no-deps", "web-server", env={"SUBMISSIONS_RATE": rate}, timeout=300)
+    cluster.wait_healthy({"web-server": 2}, timeout=RECOVERY_TIMEOUT)
+    # HAProxy takes a server back after two good checks, 2 s apart.
+    wait_until(
+        lambda: requests.get(cluster.base_url + "/", timeout=10).status_code == 200,
+        RECOVERY_TIMEOUT,
+        interval=1,
+        what="the load balancer serving again",
+    )
+
+
+def test_behind_the_load_balancer_the_rate_limit_counts_each_real_client(cluster):
+    """Both web servers count in the one Redis, by the address HAProxy appends to X-Forwarded-For."""
+    recreate_web_servers(cluster, f"{RATE_LIMIT}/m")
+    try:
+        flooder = HttpClient(cluster.base_url)
+        token = flooder.csrf_token()
+        answers = [
+            flooder.session.post(
+                cluster.base_url + "/",
+                data={"csrfmiddlewaretoken": token, "first": f"flood{number}", "second": "dogs"},
+                # A forged header: HAProxy appends the real address after it.
+                headers={"X-Forwarded-For": f"198.51.100.{number}"},
+                allow_redirects=False,
+                timeout=30,
+            ).status_code
+            for number in range(RATE_LIMIT + 6)
+        ]
+        inside = cluster.exec("worker", "python", "-c", POST_FROM_INSIDE).strip()
+    finally:
+        recreate_web_servers(cluster, "off")
+
+    assert answers == [302] * RATE_LIMIT + [429] * 6, answers
+    assert inside == "302", "another client is not slowed"

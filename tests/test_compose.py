@@ -34,7 +34,7 @@ REQUIRED_SERVICES = {"rabbitmq", "redis", "postgres", "web", "worker"}
 INTERPRETER_VARIABLES = re.compile(r"^(PYTHON\w*|PIP_\w+|PATH)$")
 ENVIRON_READERS = {"os.environ.get", "os.getenv", "environ.get", "getenv"}
 # django-environ's readers, as the settings call them on their `env = environ.Env()`.
-ENV_READERS = {f"env.{kind}" for kind in ("str", "bool", "int", "float", "list", "path", "db_url")}
+ENV_READERS = {f"env.{kind}" for kind in ("str", "bool", "int", "float", "list", "path", "db_url", "cache_url")}
 VARIABLE_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 COMPOSE_TIMEOUT = 60
 

@@ -134,10 +134,13 @@ def test_queued_submissions_survive_a_rabbitmq_restart_and_are_written_once(depl
     assert sorted(deployment.results_lines()) == sorted([*before, *(f"{a} es {b}" for a, b in pairs)])
 
 
-def test_down_then_up_keeps_the_submissions_and_the_key(deployment):
+def test_down_then_up_keeps_the_submissions_the_key_and_so_the_visitors_sessions(deployment):
+    assert submissions_in_database(deployment) == 13
+    visitor = HttpClient(BASE_URL)
+    page = visitor.submit("before", "restart")
+    assert "before es restart" in page.text
     submissions = submissions_in_database(deployment)
     key = deployment.exec("web", "cat", "/app/secret/django-secret-key")
-    assert submissions == 13
 
     deployment.run("down", "--timeout", "30", timeout=300)
     deployment.run("up", "--detach", timeout=600)
@@ -145,8 +148,9 @@ def test_down_then_up_keeps_the_submissions_and_the_key(deployment):
 
     assert submissions_in_database(deployment) == submissions
     assert deployment.exec("web", "cat", "/app/secret/django-secret-key") == key
-    history = HttpClient(BASE_URL).get("/submissions/1/")
-    assert "cats es dogs" in history.text
+    # The session cookie is signed with the kept key: the visitor still has their submission.
+    assert "before es restart" in visitor.get(visitor.path_of(page)).text
+    assert "before es restart" in visitor.get("/").text
 
 
 # Open file descriptors of the web container's gunicorn processes (every process but its init and this probe).

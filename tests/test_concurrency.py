@@ -28,7 +28,7 @@ def test_many_clients_on_four_web_processes_get_one_whole_line_each_and_a_restar
     web.stop()
     stack.start_web()
     browser = HttpClient(stack.base_url)
-    assert "client7 es dogs" in browser.get(browser.path_of(pages[7])).text
+    assert "client7 es dogs" in browser.revisit(pages[7]).text
     assert "later es cats" in browser.submit("later", "cats").text
     assert stack.results_lines() == [*lines, "later es cats"], "the restart kept every line and appends after them"
     assert len(stack.submissions()) == SUBMISSIONS + 1

@@ -58,7 +58,7 @@ def test_with_no_worker_submissions_answer_pending_in_time_and_complete_later(ma
     assert "done: 3, failed: 0, still pending: 0" in collected.stdout
 
     for page in by_command:
-        assert "es cats" in browser.get(browser.path_of(page)).text
+        assert "es cats" in browser.revisit(page).text
     assert_each_line_once(stack, pairs)
 
     again = stack.manage("collect_results")
