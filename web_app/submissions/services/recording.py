@@ -45,6 +45,7 @@ def result_record(submission: Submission, *, timeout: float = 0, result: AsyncRe
     try:
         if timeout:
             result = result or app.AsyncResult(str(submission.task_id))
+            database_connection_released()
             outcome = outcome_wait(result, timeout)
         else:
             outcome = read_outcome(submission.task_id)
@@ -57,6 +58,17 @@ def result_record(submission: Submission, *, timeout: float = 0, result: AsyncRe
         return submission
     outcome_record(submission, outcome)
     return submission
+
+
+def database_connection_released() -> None:
+    """Give this request's connection to a database server back (to the pool) while it waits for
+    its task: otherwise every waiting submission would hold one, past what the server takes.
+
+    SQLite's connection is a file of this greenlet's own, which costs more to open again than
+    to keep.
+    """
+    if connection.vendor != "sqlite" and not connection.in_atomic_block:
+        connection.close()
 
 
 def outcome_record(submission: Submission, outcome: Outcome) -> bool:
