@@ -89,6 +89,10 @@ class RedisCommands:
         stats = self.client.info("commandstats")
         return {name.removeprefix("cmdstat_"): value["calls"] for name, value in stats.items()}
 
+    def connected_clients(self) -> int:
+        """Clients connected to the server, this one included."""
+        return int(self.client.info("clients")["connected_clients"])
+
     def keys(self) -> int:
         """Keys in the benchmark's database: the results left behind."""
         return self.client.dbsize()

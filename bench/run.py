@@ -255,10 +255,9 @@ def worker_stopped_scenario(system: System) -> dict:
 
 def check_project_results(system: System, posted: list[dict]) -> dict:
     """Every submission the project answered has its line in the results file, once."""
-    browser = HttpClient(system.stack.base_url)
-    # A submission that outlived RESULT_TIMEOUT is recorded when its page is next viewed.
-    for url in [s.page_url for s in system.load_samples if not s.ok] + [p["page_url"] for p in posted]:
-        browser.get(urlparse(url).path)
+    # A submission that outlived RESULT_TIMEOUT is recorded by the collector (or when its own
+    # visitor views its page again).
+    system.stack.collect_all_results()
     expected = Counter([s.expected for s in system.load_samples] + [p["expected"] for p in posted])
     landed = Counter(system.stack.results_lines())
     return {
@@ -335,6 +334,14 @@ def start_slow_worker(systems: list[System]) -> Process:
     return worker
 
 
+def wait_for_redis_clients(redis_commands: metrics.RedisCommands, at_most: int, timeout: float = 10) -> int:
+    """Redis's client count once it is down to `at_most`, or after `timeout` seconds: what is left then."""
+    deadline = time.monotonic() + timeout
+    while (count := redis_commands.connected_clients()) > at_most and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return count
+
+
 def workers_up(base_url: str) -> bool:
     try:
         return requests.get(base_url + "/healthz", timeout=10).json()["workers"]["up"]
@@ -363,6 +370,7 @@ def main() -> int:
     }
     running = {role: pid for role, pid in services.items() if pid is not None}
     redis_commands = metrics.RedisCommands(BACKEND_URL)
+    redis_clients_before = redis_commands.connected_clients()
     scenario = {}
     integrity = {}
     started = time.monotonic()
@@ -401,6 +409,9 @@ def main() -> int:
         "duration": DURATION,
     }
     machine["redis_bytes_per_result"] = round(redis_commands.bytes_per_result())
+    # Every process of the run has stopped: what it left connected (sockets take a moment to close).
+    machine["redis_clients_before"] = redis_clients_before
+    machine["redis_clients_after"] = wait_for_redis_clients(redis_commands, redis_clients_before)
     raw = {"machine": machine, "turns": turns, "scenario": scenario, "integrity": integrity}
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (run_dir / "raw.json").write_text(json.dumps(raw))

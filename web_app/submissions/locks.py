@@ -8,6 +8,7 @@ or collector sweep can wait for ever behind a stuck writer.
 import fcntl
 import threading
 import time
+from collections import deque
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
@@ -24,9 +25,45 @@ class SubmissionsBusy(WriteLockTimeout):
     """No submission slot of this process came free within SUBMISSION_SLOT_TIMEOUT; nothing was written."""
 
 
-# Held by the submissions this process saves and sends, or records; the size is read when
-# the first one comes, from the settings then in force.
-submission_slots: threading.BoundedSemaphore | None = None
+class FairSlots:
+    """A semaphore that hands a released slot to the longest waiter, first come, first served.
+
+    threading's semaphore (gevent's, once patched) lets a newcomer take a slot that was
+    just released before the waiter it woke runs: under load some waiters lost that race
+    again and again, and waited several times as long as the rest.
+    """
+
+    def __init__(self, size: int):
+        self.free = size
+        self.waiters: deque[threading.Event] = deque()
+        self.guard = threading.Lock()
+
+    def acquire(self, timeout: float) -> bool:
+        with self.guard:
+            if self.free and not self.waiters:
+                self.free -= 1
+                return True
+            granted = threading.Event()
+            self.waiters.append(granted)
+        if granted.wait(timeout):
+            return True
+        with self.guard:
+            if granted.is_set():  # handed over as the wait ran out
+                return True
+            self.waiters.remove(granted)
+            return False
+
+    def release(self) -> None:
+        with self.guard:
+            if self.waiters:
+                self.waiters.popleft().set()
+            else:
+                self.free += 1
+
+
+# Held by the submissions this process saves and sends; the size is read when the first one
+# comes, from the settings then in force.
+submission_slots: FairSlots | None = None
 submission_slots_guard = threading.Lock()
 
 
@@ -37,13 +74,14 @@ def submission_slot():
     Under a load larger than the processor can serve, every request that has
     work to do takes its turn on it, and a page asked for behind a hundred
     submissions would wait for all of them; the submissions beyond the slots
-    wait here instead, asleep, so that pages (and new connections) are served
-    at once. Waiting for a task's result holds no slot.
+    wait here instead, asleep, in the order they came, so that pages (and new
+    connections) are served at once. Waiting for a task's result holds no slot,
+    nor does recording it, which waits in line for the results file instead.
     """
     global submission_slots
     with submission_slots_guard:
         if submission_slots is None:
-            submission_slots = threading.BoundedSemaphore(settings.SUBMISSION_SLOTS)
+            submission_slots = FairSlots(settings.SUBMISSION_SLOTS)
         slots = submission_slots
     timeout = settings.SUBMISSION_SLOT_TIMEOUT
     if not slots.acquire(timeout=timeout):

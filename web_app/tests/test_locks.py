@@ -1,4 +1,5 @@
 import threading
+import time
 
 import pytest
 
@@ -77,3 +78,65 @@ def test_a_waiting_submission_takes_the_slot_another_lets_go(two_slots, settings
     waiter.join(10)
     assert not waiter.is_alive()
     assert len(taken) == 1
+
+
+def test_a_released_slot_goes_to_the_longest_waiter_not_to_a_newcomer():
+    slots = locks.FairSlots(1)
+    assert slots.acquire(timeout=0)
+    order = []
+
+    def wait_then_note(name):
+        assert slots.acquire(timeout=10)
+        order.append(name)
+        slots.release()
+
+    first = threading.Thread(target=wait_then_note, args=("first waiter",))
+    first.start()
+    wait_until_waiting(slots, 1)
+    slots.release()
+    # The slot is the first waiter's now, even before it runs: a newcomer waits behind it.
+    assert not slots.acquire(timeout=0)
+    first.join(10)
+    assert order == ["first waiter"]
+    assert slots.acquire(timeout=0)
+
+
+def test_waiters_are_served_in_the_order_they_came():
+    slots = locks.FairSlots(1)
+    assert slots.acquire(timeout=0)
+    order = []
+
+    def wait_then_note(number):
+        assert slots.acquire(timeout=10)
+        order.append(number)
+        slots.release()
+
+    waiters = []
+    for number in range(5):
+        waiter = threading.Thread(target=wait_then_note, args=(number,))
+        waiter.start()
+        wait_until_waiting(slots, number + 1)
+        waiters.append(waiter)
+    slots.release()
+    for waiter in waiters:
+        waiter.join(10)
+
+    assert order == [0, 1, 2, 3, 4]
+
+
+def test_a_waiter_that_gives_up_leaves_the_line():
+    slots = locks.FairSlots(1)
+    assert slots.acquire(timeout=0)
+
+    assert not slots.acquire(timeout=0.05)
+
+    assert not slots.waiters
+    slots.release()
+    assert slots.acquire(timeout=0)
+
+
+def wait_until_waiting(slots, count):
+    deadline = time.monotonic() + 10
+    while len(slots.waiters) < count:
+        assert time.monotonic() < deadline, f"{count} waiters in line"
+        time.sleep(0.001)

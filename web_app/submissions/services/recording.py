@@ -23,7 +23,7 @@ from web_app.celery import app
 
 from ..exceptions import NotRecorded
 from ..fault_points import fault_point
-from ..locks import WriteLockTimeout, queued_writer, submission_slot
+from ..locks import WriteLockTimeout, queued_writer
 from ..models import Submission
 from ..result_backend import is_backend_unreachable, result_store
 from ..results_file import append_line, results_file_lock, results_line
@@ -82,14 +82,16 @@ def outcome_record(submission: Submission, outcome: Outcome) -> bool:
     """
     finished_at = outcome.finished_at or timezone.now()
     try:
-        with submission_slot():
-            if outcome.status == Submission.Status.DONE:
-                offset = record_success(submission, outcome.result, finished_at)
-                claimed = offset is not None
-                stored = {"result": outcome.result, "line_offset": offset, "error": "", "lost_at": None}
-            else:
-                claimed = record_failure(submission, outcome.error, finished_at)
-                stored = {"error": outcome.error}
+        # No submission slot: a process's recordings wait in line for the results file (or the
+        # database's writer lock), one at a time, and holding a slot meanwhile kept the
+        # submissions being sent waiting behind them.
+        if outcome.status == Submission.Status.DONE:
+            offset = record_success(submission, outcome.result, finished_at)
+            claimed = offset is not None
+            stored = {"result": outcome.result, "line_offset": offset, "error": "", "lost_at": None}
+        else:
+            claimed = record_failure(submission, outcome.error, finished_at)
+            stored = {"error": outcome.error}
     except WriteLockTimeout as exc:
         logger.warning("Writers busy, %s stays pending for the collector: %s", submission.task_id, exc)
         return False
