@@ -150,9 +150,10 @@ def test_a_post_with_every_submission_slot_taken_gets_a_clear_503_and_saves_noth
 
 
 def test_a_post_past_the_queue_bound_gets_a_clear_503_with_retry_after_and_saves_nothing(
-    client, results_file, settings
+    client, results_file, settings, monkeypatch
 ):
     settings.SUBMISSIONS_MAX_QUEUED = queued_messages() + 2
+    monkeypatch.setattr(sending, "queue_count", sending.QueueCount())
 
     accepted = [client.post(FORM_URL, {"first": f"cats{number}", "second": "dogs"}) for number in range(2)]
     refused = client.post(FORM_URL, {"first": "cats", "second": "dogs"})
