@@ -236,8 +236,8 @@ RESULT_TIMEOUT = env.float("RESULT_TIMEOUT", default=10)
 PUBLISH_CONFIRM_TIMEOUT = env.float("PUBLISH_CONFIRM_TIMEOUT", default=3)
 # Seconds a write waits for the database's (and the results file's) writer lock before it gives up.
 WRITE_LOCK_TIMEOUT = env.float("WRITE_LOCK_TIMEOUT", default=5)
-# Submissions each web process saves and sends, or records, at once; the others wait their
-# turn, SUBMISSION_SLOT_TIMEOUT seconds at most, without taking the processor from the pages.
+# Submissions each web process saves and sends at once; the others wait their turn, first come,
+# first served, SUBMISSION_SLOT_TIMEOUT seconds at most, without taking the processor from the pages.
 SUBMISSION_SLOTS = env.int("SUBMISSION_SLOTS", default=2)
 SUBMISSION_SLOT_TIMEOUT = env.float("SUBMISSION_SLOT_TIMEOUT", default=10)
 # Tasks that may wait in the task queue for a worker, for all web processes together; a
