@@ -55,7 +55,8 @@ def history_page(visitor: str | None, page_number) -> HistoryPage:
 
 # The ORM's compiling of a query costs more than SQLite's answer to it. These pages run SQL the
 # ORM compiled once a process, with the values as its parameters: 0.20 ms of the form page's 2.0 ms
-# of web CPU, and 0.38 ms of a submission page's 1.6 ms (bench/costs.py, one request at a time).
+# of web CPU, and 0.38 ms of a submission page's 1.6 ms on SQLite; 0.37 ms of a submission page's
+# 1.9 ms on PostgreSQL (bench/costs.py, one request at a time).
 # What stands in for the values while compiling.
 VISITOR_STAND_IN = "visitor-stand-in"
 TASK_ID_STAND_IN = uuid.UUID(int=0)
