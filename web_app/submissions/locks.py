@@ -61,7 +61,7 @@ class FairSlots:
                 self.free += 1
 
 
-# Held by the submissions this process saves and sends; the size is read when the first one
+# Held by the submissions this process saves and sends, or records; the size is read when the first one
 # comes, from the settings then in force.
 submission_slots: FairSlots | None = None
 submission_slots_guard = threading.Lock()
@@ -75,8 +75,7 @@ def submission_slot():
     work to do takes its turn on it, and a page asked for behind a hundred
     submissions would wait for all of them; the submissions beyond the slots
     wait here instead, asleep, in the order they came, so that pages (and new
-    connections) are served at once. Waiting for a task's result holds no slot,
-    nor does recording it, which waits in line for the results file instead.
+    connections) are served at once. Waiting for a task's result holds no slot.
     """
     global submission_slots
     with submission_slots_guard:

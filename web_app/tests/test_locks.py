@@ -80,18 +80,25 @@ def test_a_waiting_submission_takes_the_slot_another_lets_go(two_slots, settings
     assert len(taken) == 1
 
 
-def test_a_released_slot_goes_to_the_longest_waiter_not_to_a_newcomer():
-    slots = locks.FairSlots(1)
-    assert slots.acquire(timeout=0)
-    order = []
+def start_waiter(slots, order: list, name) -> threading.Thread:
+    """A thread that waits for a slot, notes `name` in `order` once it has it, and gives it back."""
 
-    def wait_then_note(name):
+    def wait_then_note():
         assert slots.acquire(timeout=10)
         order.append(name)
         slots.release()
 
-    first = threading.Thread(target=wait_then_note, args=("first waiter",))
-    first.start()
+    waiter = threading.Thread(target=wait_then_note)
+    waiter.start()
+    return waiter
+
+
+def test_a_released_slot_goes_to_the_longest_waiter_not_to_a_newcomer():
+    slots = locks.FairSlots(1)
+    assert slots.acquire(timeout=0)
+    order: list = []
+
+    first = start_waiter(slots, order, "first waiter")
     wait_until_waiting(slots, 1)
     slots.release()
     # The slot is the first waiter's now, even before it runs: a newcomer waits behind it.
@@ -104,19 +111,12 @@ def test_a_released_slot_goes_to_the_longest_waiter_not_to_a_newcomer():
 def test_waiters_are_served_in_the_order_they_came():
     slots = locks.FairSlots(1)
     assert slots.acquire(timeout=0)
-    order = []
-
-    def wait_then_note(number):
-        assert slots.acquire(timeout=10)
-        order.append(number)
-        slots.release()
+    order: list = []
 
     waiters = []
     for number in range(5):
-        waiter = threading.Thread(target=wait_then_note, args=(number,))
-        waiter.start()
+        waiters.append(start_waiter(slots, order, number))
         wait_until_waiting(slots, number + 1)
-        waiters.append(waiter)
     slots.release()
     for waiter in waiters:
         waiter.join(10)

@@ -111,17 +111,12 @@ else:
         }
     }
 # https://docs.djangoproject.com/en/5.2/ref/settings/#conn-max-age
-# 0: a request closes its connection when it ends. Django keeps a connection per thread, and
-# gevent makes that one per greenlet, that is one per request: a connection kept for reuse
-# would never be used again, and every request would leave one open for good.
+# 0: Django keeps a connection per thread, which gevent makes one per request; kept, each would leak.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # https://docs.djangoproject.com/en/5.2/ref/databases/#connection-pool
-# On PostgreSQL, requests take their connection from a pool each process keeps (psycopg_pool,
-# shared by the greenlets): opening a connection per request was most of what a submission
-# cost more on PostgreSQL than on SQLite. DATABASE_POOL_MAX_SIZE bounds the connections a
-# process holds (0 turns the pool off); a request waits DATABASE_POOL_TIMEOUT seconds at most
-# for one.
+# On PostgreSQL a pool each process keeps, shared by its greenlets, of DATABASE_POOL_MAX_SIZE
+# connections (0: none): opening one per request was most of what PostgreSQL cost more than SQLite.
 DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=10)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_MAX_SIZE:
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
@@ -160,27 +155,21 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # https://docs.djangoproject.com/en/5.2/topics/http/sessions/#using-cookie-based-sessions
-# A visitor's session is a signed cookie: it holds only the visitor's random id (and an admin's
-# login), and reading or writing it costs the database and the cache nothing.
+# A signed cookie: a visitor's random id (and an admin's login), no database or cache write.
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 
-# CACHE_URL (redis://HOST:6379/1, as docker-compose.yml sets) is the cache every web process
-# shares: the submission rate limit counts in it. Without it, files in EMBEDDED_BROKER_DIR,
-# which the processes of `make run` share too.
 # https://django-environ.readthedocs.io/en/latest/types.html#environ-env-cache-url
+# The cache every web process shares, where the rate limit counts: Redis (CACHE_URL), or files.
 CACHES = {"default": env.cache_url("CACHE_URL", default=f"filecache://{EMBEDDED_BROKER_DIR / 'cache'}")}
 if CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache":
     # https://github.com/jazzband/django-redis#configure-as-cache-backend
-    # Bounded waits and connections; a Redis that cannot be reached counts nothing rather
-    # than failing the request, which then meets the result store's own clear page.
+    # Bounded waits and connections; a Redis out of reach counts nothing (and is logged), and the
+    # request meets the result store's own clear page.
     CACHES["default"].setdefault("OPTIONS", {}).update(
-        {
-            "SOCKET_CONNECT_TIMEOUT": 2,
-            "SOCKET_TIMEOUT": 2,
-            "IGNORE_EXCEPTIONS": True,
-            "CONNECTION_POOL_KWARGS": {"max_connections": 50},
-        }
+        {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2, "CONNECTION_POOL_KWARGS": {"max_connections": 50}}
     )
+    CACHES["default"]["OPTIONS"]["IGNORE_EXCEPTIONS"] = True
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 # Submissions a client may make, per client address: "30/m" (per second, minute, hour or day),
 # or "off". https://django-ratelimit.readthedocs.io/en/stable/rates.html
@@ -189,15 +178,13 @@ if SUBMISSIONS_RATE != "off" and not re.fullmatch(r"\d+/\d*[smhd]", SUBMISSIONS_
     raise ImproperlyConfigured(f"SUBMISSIONS_RATE={SUBMISSIONS_RATE!r}: give a rate such as 30/m, or off.")
 # https://django-ratelimit.readthedocs.io/en/stable/settings.html
 RATELIMIT_IP_META_KEY = "submissions.clients.client_address"
-# A cache that cannot be reached limits nobody (its errors are logged by django-redis).
+# A cache out of reach limits nobody.
 RATELIMIT_FAIL_OPEN = True
-# The proxies in front of the web processes (addresses, networks or host names) whose
-# X-Forwarded-For names the client; from anyone else the header is ignored.
+# The proxies in front (addresses, networks, host names) whose X-Forwarded-For names the client.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
-# Failed admin logins from one client address before its logins are refused for AXES_COOLOFF_TIME
-# hours; `python manage.py axes_reset` (or axes_reset_ip ADDRESS) lifts that at once.
 # https://django-axes.readthedocs.io/en/latest/4_configuration.html
+# Failed admin logins from an address before it is refused for AXES_COOLOFF_TIME hours (axes_reset).
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_TIME", default=1)
 AXES_CLIENT_IP_CALLABLE = "submissions.clients.client_address"
@@ -225,8 +212,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "INFO"},
 }
 
-# The results file: one joined string a line, appended, never truncated.
-# A relative RESULTS_DIR is taken from the repository root.
+# The results file: a joined string a line, appended; a relative RESULTS_DIR is from the repository root.
 RESULTS_DIR = REPO_DIR / env.str("RESULTS_DIR", default="results")
 RESULTS_FILE = RESULTS_DIR / "results.txt"
 # Seconds a submission waits for its result before the page says "pending".
@@ -236,13 +222,12 @@ RESULT_TIMEOUT = env.float("RESULT_TIMEOUT", default=10)
 PUBLISH_CONFIRM_TIMEOUT = env.float("PUBLISH_CONFIRM_TIMEOUT", default=3)
 # Seconds a write waits for the database's (and the results file's) writer lock before it gives up.
 WRITE_LOCK_TIMEOUT = env.float("WRITE_LOCK_TIMEOUT", default=5)
-# Submissions each web process saves and sends at once; the others wait their turn, first come,
-# first served, SUBMISSION_SLOT_TIMEOUT seconds at most, without taking the processor from the pages.
+# Submissions each web process saves and sends, or records, at once; the others wait their turn,
+# first come, first served, SUBMISSION_SLOT_TIMEOUT s at most, without taking the processor from the pages.
 SUBMISSION_SLOTS = env.int("SUBMISSION_SLOTS", default=2)
 SUBMISSION_SLOT_TIMEOUT = env.float("SUBMISSION_SLOT_TIMEOUT", default=10)
-# Tasks that may wait in the task queue for a worker, for all web processes together; a
-# submission past it is refused with a 503 and nothing is saved. RabbitMQ's max-length policy
-# (rabbitmq/setup-rabbitmq.sh) holds the same bound against publishes that race past the count.
+# Tasks that may wait in the task queue, for all web processes together; past it a submission gets a
+# 503, nothing saved. RabbitMQ's max-length policy (rabbitmq/setup-rabbitmq.sh) holds it too.
 SUBMISSIONS_MAX_QUEUED = env.int("SUBMISSIONS_MAX_QUEUED", default=10_000)
 # Seconds a health check waits for the broker, the result backend or a worker's reply.
 HEALTH_TIMEOUT = env.float("HEALTH_TIMEOUT", default=1)
@@ -274,27 +259,19 @@ else:
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-publish-retry-policy
 # Bounded, so that a stopped broker gives the user a 503 within a few seconds.
-CELERY_TASK_PUBLISH_RETRY_POLICY = {
-    "max_retries": 2,
-    "interval_start": 0,
-    "interval_step": 0.5,
-    "interval_max": 1,
-}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#redis-socket-connect-timeout
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#redis-socket-timeout
 CELERY_REDIS_SOCKET_TIMEOUT = 5
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-backend-transport-options
-# Bounded reconnects of the result channel (Celery's default is 20 tries a second apart),
-# so that a stopped Redis gives a clear page within a few seconds.
+# Bounded reconnects of the result channel (Celery's default: 20, a second apart): a clear page soon.
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
     "retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1},
 }
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-backend-thread-safe
-# One result backend a process, not one a thread: gevent makes Celery's thread-local backend
-# one a greenlet, that is one a request, each with its own Redis connection, pub/sub
-# connection and result drainer greenlet that nothing ever stops. Celery's Redis result
-# consumer serialises its pub/sub use, so that one backend serves every request.
+# One result backend a process: gevent makes Celery's thread-local one a backend a request, each
+# with Redis connections and a drainer greenlet that never stop. Its consumer serialises pub/sub use.
 CELERY_RESULT_BACKEND_THREAD_SAFE = True
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#accept-content
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -309,8 +286,8 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-default-queue-type
 CELERY_TASK_DEFAULT_QUEUE_TYPE = env.str("CELERY_TASK_DEFAULT_QUEUE_TYPE", default="classic")
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-expires
-# Seconds an unrecorded result stays in the result backend (a recorded one is deleted at once);
-# longer than the collector and the sends again after STALE_PENDING_SECONDS need.
+# Seconds an unrecorded result stays in the backend (a recorded one is deleted at once); longer than
+# the collector and the sends again after STALE_PENDING_SECONDS need.
 CELERY_RESULT_EXPIRES = env.int("CELERY_RESULT_EXPIRES", default=3600)
 
 # Seconds a submission may stay pending before the collector checks whether its task was lost.

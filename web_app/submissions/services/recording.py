@@ -23,7 +23,7 @@ from web_app.celery import app
 
 from ..exceptions import NotRecorded
 from ..fault_points import fault_point
-from ..locks import WriteLockTimeout, queued_writer
+from ..locks import WriteLockTimeout, queued_writer, submission_slot
 from ..models import Submission
 from ..result_backend import is_backend_unreachable, result_store
 from ..results_file import append_line, results_file_lock, results_line
@@ -82,16 +82,17 @@ def outcome_record(submission: Submission, outcome: Outcome) -> bool:
     """
     finished_at = outcome.finished_at or timezone.now()
     try:
-        # No submission slot: a process's recordings wait in line for the results file (or the
-        # database's writer lock), one at a time, and holding a slot meanwhile kept the
-        # submissions being sent waiting behind them.
-        if outcome.status == Submission.Status.DONE:
-            offset = record_success(submission, outcome.result, finished_at)
-            claimed = offset is not None
-            stored = {"result": outcome.result, "line_offset": offset, "error": "", "lost_at": None}
-        else:
-            claimed = record_failure(submission, outcome.error, finished_at)
-            stored = {"error": outcome.error}
+        # In a slot, as a submission's sending is: without one, a process's recordings ran beside
+        # its two sends, and with 256 submissions waiting on a 0.5 s task the form page's p99
+        # went from 112 ms to 212 and 267 ms (bench.run, one after the other).
+        with submission_slot():
+            if outcome.status == Submission.Status.DONE:
+                offset = record_success(submission, outcome.result, finished_at)
+                claimed = offset is not None
+                stored = {"result": outcome.result, "line_offset": offset, "error": "", "lost_at": None}
+            else:
+                claimed = record_failure(submission, outcome.error, finished_at)
+                stored = {"error": outcome.error}
     except WriteLockTimeout as exc:
         logger.warning("Writers busy, %s stays pending for the collector: %s", submission.task_id, exc)
         return False

@@ -23,7 +23,7 @@ def test_a_publish_waits_for_the_broker_s_confirm_for_a_bounded_time(submission,
 
 def counting_reads(monkeypatch, counts):
     """Make the queue's count answer `counts` in turn, and note each read."""
-    reads = []
+    reads: list[int] = []
 
     def waiting_tasks(producer):
         reads.append(counts[min(len(reads), len(counts) - 1)])
