@@ -47,17 +47,19 @@ def client_address(request) -> str:
     """
     remote = request.META.get("REMOTE_ADDR", "")
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if not forwarded or not settings.TRUSTED_PROXIES or not is_trusted_proxy(remote):
+    if not forwarded or not settings.TRUSTED_PROXIES or not is_trusted_proxy(parsed_address(remote)):
         return remote
     for hop in reversed([hop.strip() for hop in forwarded.split(",")]):
-        if not is_trusted_proxy(hop):
-            return hop if parsed_address(hop) else remote
+        parsed = parsed_address(hop)
+        if parsed is None:
+            return remote
+        if not is_trusted_proxy(parsed):
+            return hop
     return remote
 
 
-def is_trusted_proxy(address: str) -> bool:
-    parsed = parsed_address(address)
-    return parsed is not None and any(parsed in network for network in trusted_networks())
+def is_trusted_proxy(address: IPAddress | None) -> bool:
+    return address is not None and any(address in network for network in trusted_networks())
 
 
 def parsed_address(address: str) -> IPAddress | None:
