@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 import redis
+import requests
 from kombu import Connection
 
 from harness.external_services import IN_CI, amqp_channel
@@ -155,6 +156,31 @@ def test_a_recorder_killed_at_any_point_leaves_the_line_written_once(make_stack,
 
     assert stack.results_lines() == ["cats es dogs"]
     assert only_row(stack)["status"] == "done"
+
+
+@pytest.mark.parametrize("fault_point", ["before-append", "after-append"])
+def test_on_hosts_of_their_own_a_web_server_killed_mid_recording_finishes_its_line_in_its_own_file(
+    make_stack, fault_point
+):
+    """Each host (RESULTS_HOST) writes a results file of its own: a line in doubt is finished by the
+    host that claimed it, when its process is restarted, and never written on another host."""
+    stack = make_stack(RESULTS_HOST="web-a", GUNICORN_WORKERS="1")
+    web_a_file = stack.results_file
+    stack.start_worker()
+    web = stack.start_web(env={**stack.env, "RECORD_FAULT_POINT": fault_point})
+
+    with pytest.raises(requests.ConnectionError):
+        HttpClient(stack.base_url).submit("cats", "dogs")
+    web.wait_for_log(f"RECORD_FAULT_POINT={fault_point}: killing this process", what="the recorder killed")
+    # gunicorn starts another process, which finishes what the killed one left before it serves.
+    wait_until(lambda: only_row(stack)["status"] == "done", timeout=30, what="the line in doubt finished")
+    other_host = {**stack.env, "RESULTS_HOST": "collector", "RESULTS_DIR": str(stack.root / "collector-results")}
+    swept = stack.manage("collect_results", env=other_host)
+
+    assert swept.returncode == 0, swept.stderr
+    assert web_a_file.read_text() == "cats es dogs\n"
+    assert not (stack.root / "collector-results" / "results.txt").exists()
+    web.check_running()
 
 
 @pytest.fixture

@@ -33,6 +33,20 @@ accesslog = "-"
 control_socket_disable = True
 
 
+def post_worker_init(worker):
+    """Finish the recordings a crashed process of this host left in doubt, before serving.
+
+    A host of its own (RESULTS_HOST) is the only one that looks in its results file, so a
+    process restarted after a crash looks at once rather than at the host's next recording.
+    """
+    from django.db import connections
+
+    from submissions.services import finish_interrupted_recordings
+
+    finish_interrupted_recordings()
+    connections.close_all()
+
+
 def worker_exit(server, worker):
     """Finalize what the last requests left behind while the worker's event loop still runs.
 

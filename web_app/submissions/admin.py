@@ -24,6 +24,7 @@ class SubmissionAdmin(admin.ModelAdmin):
         "visitor",
         "status",
         "result",
+        "line_host",
         "error",
         "created_at",
         "finished_at",

@@ -34,6 +34,9 @@ class Submission(models.Model):
     # Where its line starts in the results file, committed before the line is appended,
     # so that a recorder that crashed in between can be finished without a second line.
     line_offset = models.BigIntegerField(null=True, blank=True, editable=False)
+    # The host (RESULTS_HOST) whose results file holds the line: on several hosts each writes a file of
+    # its own, and only the host that claimed a line can tell, after a crash, whether it reached the file.
+    line_host = models.CharField("line written on host", max_length=100, blank=True, editable=False)
 
     # A line claimed but not yet marked done: only a crash mid-recording leaves one.
     LINE_IN_DOUBT = Q(line_offset__isnull=False) & ~Q(status="done")

@@ -215,6 +215,9 @@ LOGGING = {
 # The results file: a joined string a line, appended; a relative RESULTS_DIR is from the repository root.
 RESULTS_DIR = REPO_DIR / env.str("RESULTS_DIR", default="results")
 RESULTS_FILE = RESULTS_DIR / "results.txt"
+# The name of the host whose results file this process writes; the processes sharing one RESULTS_DIR share
+# it (empty on one host). Each line is written on the host that claimed it, and nowhere else.
+RESULTS_HOST = env.str("RESULTS_HOST", default="")
 # Seconds a submission waits for its result before the page says "pending".
 RESULT_TIMEOUT = env.float("RESULT_TIMEOUT", default=10)
 # Seconds a publish waits for RabbitMQ's confirm before it counts as failed (and is retried

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import cast
 
 from celery.result import AsyncResult
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Field
 from django.utils import timezone
@@ -126,8 +127,9 @@ def record_success(submission: Submission, result: str, finished_at: datetime) -
     """Append the success's line and mark the submission done; where the line starts, or None when
     another recorder had it.
 
-    Under the results file's lock: finish any line a crashed recorder left in
-    doubt, commit where this line will start, append it, then mark it done.
+    Under the results file's lock: finish any line a crashed recorder of this
+    host left in doubt, commit where (on which host, at which offset) this line
+    will start, append it, then mark it done.
     """
     with results_file_lock() as results_file:
         finish_lines_in_doubt(results_file)
@@ -138,6 +140,7 @@ def record_success(submission: Submission, result: str, finished_at: datetime) -
                 [submission.pk, Submission.Status.PENDING.value, Submission.Status.FAILED.value],
                 result=result,
                 line_offset=offset,
+                line_host=settings.RESULTS_HOST,
                 finished_at=finished_at,
             )
         if not claimed:
@@ -182,26 +185,31 @@ def update_submissions(where: str, where_params: list, **values) -> int:
         return cursor.rowcount
 
 
+def lines_in_doubt(host: str):
+    """The host's lines in doubt: only the host that claimed a line can look in its file for it."""
+    return Submission.objects.filter(Submission.LINE_IN_DOUBT, line_host=host)
+
+
 @functools.cache
-def line_in_doubt_sql() -> tuple[str, tuple]:
-    """The SQL of the look for a line in doubt, compiled by the ORM once per process.
+def line_in_doubt_sql(host: str) -> tuple[str, tuple]:
+    """The SQL of the look for a line in doubt of `host`, compiled by the ORM once per process.
 
     Every success looks, and compiling the query (a negated condition, as the
     partial index has it) costs ten times what SQLite takes to answer it.
     """
-    query = Submission.objects.filter(Submission.LINE_IN_DOUBT).order_by().values("pk")[:1].query
+    query = lines_in_doubt(host).order_by().values("pk")[:1].query
     return query.sql_with_params()
 
 
 def any_line_in_doubt() -> bool:
-    sql, params = line_in_doubt_sql()
+    sql, params = line_in_doubt_sql(settings.RESULTS_HOST)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone() is not None
 
 
 def finish_lines_in_doubt(results_file) -> None:
-    """Finish the successes a recorder left between claiming a line and marking it done.
+    """Finish the successes a recorder of this host left between claiming a line and marking it done.
 
     Their line is in the file at the offset they committed, or nothing is
     there and it is appended now. Only a crash leaves such a row, so this
@@ -209,7 +217,7 @@ def finish_lines_in_doubt(results_file) -> None:
     """
     if not any_line_in_doubt():
         return
-    for submission in Submission.objects.filter(Submission.LINE_IN_DOUBT).order_by("line_offset"):
+    for submission in lines_in_doubt(settings.RESULTS_HOST).order_by("line_offset"):
         line = results_line(submission.result)
         size = os.fstat(results_file.fileno()).st_size
         offset = cast(int, submission.line_offset)

@@ -112,11 +112,11 @@ def test_an_unwritable_results_file_is_not_recorded(submission, results_file):
     assert (submission.status, submission.line_offset) == (Submission.Status.PENDING, None)
 
 
-def claim_without_finishing(submission, results_file, line_written):
-    """Leave the submission as a recorder killed after its claim leaves it, its line written or not."""
+def claim_without_finishing(submission, results_file, line_written, host=""):
+    """Leave the submission as a recorder of `host` killed after its claim leaves it, its line written or not."""
     results_file.parent.mkdir(parents=True, exist_ok=True)
     offset = results_file.stat().st_size if results_file.exists() else 0
-    Submission.objects.filter(pk=submission.pk).update(result="cats es dogs", line_offset=offset)
+    Submission.objects.filter(pk=submission.pk).update(result="cats es dogs", line_offset=offset, line_host=host)
     if line_written:
         with open(results_file, "ab") as f:
             f.write(b"cats es dogs\n")
@@ -144,6 +144,40 @@ def test_an_interrupted_recording_is_finished_before_the_next_line_is_appended(d
 
     assert results_file.read_text() == "cats es dogs\nowls es bats\n"
     assert Submission.objects.get(pk=submission.pk).status == Submission.Status.DONE
+
+
+def test_each_line_remembers_the_host_whose_results_file_holds_it(submission, results_file, settings):
+    settings.RESULTS_HOST = "web-2"
+
+    services.outcome_record(submission, done("cats es dogs"))
+
+    assert Submission.objects.get(pk=submission.pk).line_host == "web-2"
+    assert results_file.read_text() == "cats es dogs\n"
+
+
+def test_only_the_host_that_claimed_a_line_finishes_it(submission, results_file, settings, tmp_path):
+    """Each host has a results file of its own: another host cannot tell whether the line reached it."""
+    results_file.parent.mkdir(parents=True)
+    results_file.touch()
+    claim_without_finishing(submission, results_file, line_written=False, host="web-1")
+    store(str(submission.task_id), "cats es dogs")
+    settings.RESULTS_HOST = "web-2"
+    settings.RESULTS_FILE = other_hosts_file = tmp_path / "web-2" / "results.txt"
+
+    services.collect_pending()
+    services.outcome_record(Submission.objects.get(pk=submission.pk), done("cats es dogs"))
+
+    assert Submission.objects.get(pk=submission.pk).status == Submission.Status.PENDING
+    assert other_hosts_file.read_bytes() == b""
+    assert results_file.read_bytes() == b""
+
+    settings.RESULTS_HOST = "web-1"
+    settings.RESULTS_FILE = results_file
+    services.finish_interrupted_recordings()
+
+    assert Submission.objects.get(pk=submission.pk).status == Submission.Status.DONE
+    assert results_file.read_text() == "cats es dogs\n"
+    assert other_hosts_file.read_bytes() == b""
 
 
 def test_an_interrupted_recording_is_finished_even_when_its_result_expired(submission, results_file):
