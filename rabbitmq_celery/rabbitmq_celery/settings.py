@@ -51,6 +51,16 @@ EMBEDDED_BROKER_DIR = REPO_DIR / env.str("EMBEDDED_BROKER_DIR", default=".embedd
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-backend
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=(EMBEDDED_BROKER_DIR / "results").as_uri())
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-backend-transport-options
+# Under Sentinel (sentinel://HOST:PORT/DB;...): the primary the sentinels monitor, and bounded waits for them,
+# one try each (Celery sets no timeout; redis-py's default retries cost seconds a sentinel that is down).
+if CELERY_RESULT_BACKEND.startswith("sentinel://"):
+    if not (REDIS_SENTINEL_MASTER := env.str("REDIS_SENTINEL_MASTER", default="")):
+        raise ImproperlyConfigured("CELERY_RESULT_BACKEND names Redis sentinels, so REDIS_SENTINEL_MASTER must be set.")
+    CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+        "master_name": REDIS_SENTINEL_MASTER,
+        "sentinel_kwargs": {"socket_connect_timeout": 1, "socket_timeout": 1, "retry": None},
+    }
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-transport-options
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {

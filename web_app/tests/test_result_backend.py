@@ -1,4 +1,6 @@
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError
+from redis.sentinel import MasterNotFoundError
 
 from submissions.result_backend import is_backend_unreachable
 
@@ -24,3 +26,12 @@ def test_the_result_channel_giving_up_means_the_backend_is_unreachable():
 
 def test_any_other_runtime_error_is_a_bug_not_an_outage():
     assert not is_backend_unreachable(RuntimeError("something else"))
+
+
+def test_no_primary_known_to_the_sentinels_means_the_backend_is_unreachable():
+    assert is_backend_unreachable(MasterNotFoundError("No master found for 'results'"))
+
+
+def test_a_demoted_primary_refusing_a_write_means_the_backend_is_unreachable():
+    # redis-py turns it into a ConnectionError on a primary's Sentinel pool; on any other it comes as it is.
+    assert is_backend_unreachable(ReadOnlyError("You can't write against a read only replica."))

@@ -13,6 +13,8 @@ import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from web_app.redis_sentinel import cache_from_url, result_backend_sentinel_options
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = BASE_DIR.parent
 
@@ -159,17 +161,11 @@ CONTENT_SECURITY_POLICY = {
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 
 # https://django-environ.readthedocs.io/en/latest/types.html#environ-env-cache-url
-# The cache every web process shares, where the rate limit counts: Redis (CACHE_URL), or files.
-CACHES = {"default": env.cache_url("CACHE_URL", default=f"filecache://{EMBEDDED_BROKER_DIR / 'cache'}")}
-if CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache":
-    # https://github.com/jazzband/django-redis#configure-as-cache-backend
-    # Bounded waits and connections; a Redis out of reach counts nothing (and is logged), and the
-    # request meets the result store's own clear page.
-    CACHES["default"].setdefault("OPTIONS", {}).update(
-        {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2, "CONNECTION_POOL_KWARGS": {"max_connections": 50}}
-    )
-    CACHES["default"]["OPTIONS"]["IGNORE_EXCEPTIONS"] = True
-    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+# The cache every web process shares, where the rate limit counts: files, or Redis (see redis_sentinel.cache_from_url).
+REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", default="")  # The primary sentinel:// URLs' sentinels monitor.
+CACHE_URL = env.str("CACHE_URL", default=f"filecache://{EMBEDDED_BROKER_DIR / 'cache'}")
+CACHES = {"default": cache_from_url(CACHE_URL, REDIS_SENTINEL_MASTER)}
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 # Submissions a client may make, per client address: "30/m" (per second, minute, hour or day),
 # or "off". https://django-ratelimit.readthedocs.io/en/stable/rates.html
@@ -271,7 +267,7 @@ CELERY_REDIS_SOCKET_TIMEOUT = 5
 # Bounded reconnects of the result channel (Celery's default: 20, a second apart): a clear page soon.
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
     "retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1},
-}
+} | result_backend_sentinel_options(CELERY_RESULT_BACKEND, REDIS_SENTINEL_MASTER)
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-backend-thread-safe
 # One result backend a process: gevent makes Celery's thread-local one a backend a request, each
 # with Redis connections and a drainer greenlet that never stop. Its consumer serialises pub/sub use.
