@@ -1,6 +1,7 @@
 """Reach the machine's RabbitMQ and Redis, look inside them and break them; with CI=true a missing one fails the run."""
 
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -35,6 +36,16 @@ def require(url: str, what: str):
     message = f"{what} is not reachable at {urlparse(url).netloc}"
     if IN_CI:
         pytest.fail(f"{message}, and CI=true needs the real services", pytrace=False)
+    pytest.skip(message)
+
+
+def require_program(name: str, what: str):
+    """Skip (or, with CI=true, fail) when the program `name` is not installed."""
+    if shutil.which(name):
+        return
+    message = f"{what} is not installed ({name} is not on PATH)"
+    if IN_CI:
+        pytest.fail(f"{message}, and CI=true needs it", pytrace=False)
     pytest.skip(message)
 
 

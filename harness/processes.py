@@ -19,8 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+import redis
 import requests
 from psycopg.rows import dict_row
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from requests.adapters import HTTPAdapter
 
 REPO_DIR = Path(__file__).resolve().parent.parent
@@ -217,6 +220,8 @@ class PrivateRedis:
     root: Path
     port: int = field(default_factory=free_port)
     process: "Process | None" = None
+    # More arguments of redis-server, such as --replicaof HOST PORT.
+    extra_args: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -237,6 +242,7 @@ class PrivateRedis:
                 "no",
                 "--dir",
                 str(self.root),
+                *self.extra_args,
             ],
             stdout=open(log_path, "ab"),
             stderr=subprocess.STDOUT,
@@ -248,6 +254,155 @@ class PrivateRedis:
     def stop(self):
         if self.process is not None:
             self.process.stop()
+
+
+SENTINEL_READY_TIMEOUT = 30
+
+
+@dataclass
+class RedisUnderSentinel:
+    """A Redis primary, its replica and three sentinels of the test's own, on free ports: the result store
+    replicated as a deployment runs it, whose primary can be SIGKILLed.
+
+    Two sentinels must agree that the primary is down (after `down_after_ms` without an answer) before
+    one of them promotes the replica. Each sentinel rewrites a configuration file of its own in `root`.
+    """
+
+    root: Path
+    master_name: str = "results"
+    down_after_ms: int = 1000
+    failover_timeout_ms: int = 5000
+    sentinel_ports: list[int] = field(default_factory=lambda: [free_port() for _ in range(3)])
+    primary: PrivateRedis = field(init=False)
+    replica: PrivateRedis = field(init=False)
+    sentinels: list["Process"] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.primary = PrivateRedis(self.root / "primary")
+        self.replica = PrivateRedis(
+            self.root / "replica", extra_args=("--replicaof", "127.0.0.1", str(self.primary.port))
+        )
+
+    def url(self, db: int) -> str:
+        """The sentinels as Celery's Sentinel backend (and CACHE_URL) take them: sentinel://...;sentinel://..."""
+        return ";".join(f"sentinel://127.0.0.1:{port}/{db}" for port in self.sentinel_ports)
+
+    def start(self) -> "RedisUnderSentinel":
+        """Start the primary, the replica and the sentinels; return once the replica is in sync and every
+        sentinel knows the replica and the two other sentinels, so that a failover can happen."""
+        for node in (self.primary, self.replica):
+            node.root.mkdir(parents=True, exist_ok=True)
+            node.start()
+        wait_until(
+            lambda: self.info(self.replica.port).get("master_link_status") == "up",
+            SENTINEL_READY_TIMEOUT,
+            interval=0.1,
+            what="the replica in sync with the primary",
+        )
+        for port in self.sentinel_ports:
+            self.sentinels.append(self.start_sentinel(port))
+        wait_until(
+            self.failover_possible, SENTINEL_READY_TIMEOUT, interval=0.2, what="the sentinels knowing each other"
+        )
+        return self
+
+    def start_sentinel(self, port: int) -> "Process":
+        config = self.root / f"sentinel-{port}.conf"
+        config.write_text(
+            f"port {port}\n"
+            "bind 127.0.0.1\n"
+            f"dir {self.root}\n"
+            f"sentinel monitor {self.master_name} 127.0.0.1 {self.primary.port} 2\n"
+            f"sentinel down-after-milliseconds {self.master_name} {self.down_after_ms}\n"
+            f"sentinel failover-timeout {self.master_name} {self.failover_timeout_ms}\n"
+            f"sentinel parallel-syncs {self.master_name} 1\n"
+        )
+        log_path = self.root / f"sentinel-{port}.log"
+        popen = subprocess.Popen(
+            ["redis-server", str(config), "--sentinel"],
+            stdout=open(log_path, "ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return Process("sentinel", popen, log_path).wait_for_log("+monitor master", what="sentinel monitoring")
+
+    def client(self, port: int, db: int = 0) -> redis.Redis:
+        return redis.Redis(
+            "127.0.0.1", port, db=db, socket_timeout=2, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0)
+        )
+
+    def info(self, port: int) -> dict:
+        """INFO replication of a Redis node; empty when it does not answer."""
+        try:
+            with self.client(port) as node:
+                return node.info("replication")
+        except (redis.RedisError, OSError):  # a node that is down says nothing
+            return {}
+
+    def failover_possible(self) -> bool:
+        """Every sentinel knows the replica and the two others: enough to agree and promote it."""
+        for port in self.sentinel_ports:
+            try:
+                with self.client(port) as sentinel:
+                    state = sentinel.sentinel_master(self.master_name)
+            except (redis.RedisError, OSError):  # not listening yet
+                return False
+            if int(state["num-other-sentinels"]) < 2 or int(state["num-slaves"]) < 1:
+                return False
+        return True
+
+    def primary_port_known(self) -> int | None:
+        """The primary's port as the first sentinel that answers names it; None when none does."""
+        for port in self.sentinel_ports:
+            try:
+                with self.client(port) as sentinel:
+                    address = sentinel.sentinel_get_master_addr_by_name(self.master_name)
+            except (redis.RedisError, OSError):  # this sentinel is down: ask the next
+                continue
+            if address:
+                return int(address[1])
+        return None
+
+    def cut_replication(self) -> None:
+        """Cut the replica off the primary, and keep it off (its reconnects fail on a password the primary
+        does not have): what the primary stores from now on is on the primary alone."""
+        with self.client(self.replica.port) as replica:
+            replica.config_set("masterauth", "not-the-primary-s")
+        with self.client(self.primary.port) as primary:
+            primary.client_kill_filter(_type="replica")
+        wait_until(
+            lambda: self.info(self.replica.port).get("master_link_status") == "down",
+            SENTINEL_READY_TIMEOUT,
+            interval=0.05,
+            what="the replica cut off",
+        )
+
+    def kill_primary(self) -> None:
+        """SIGKILL the primary: no goodbye to its clients, its replica or the sentinels."""
+        assert self.primary.process is not None
+        self.primary.process.signal(signal.SIGKILL)
+        self.primary.process.popen.wait(timeout=5)
+        # Undo cut_replication: the replica, once promoted, or replicating from another, needs no password.
+        with self.client(self.replica.port) as replica:
+            replica.config_set("masterauth", "")
+
+    def wait_for_promotion(self, timeout: float) -> float:
+        """Wait until the sentinels name the replica the primary and it acts as one; seconds waited."""
+        started = time.monotonic()
+        wait_until(
+            lambda: (
+                self.primary_port_known() == self.replica.port and self.info(self.replica.port).get("role") == "master"
+            ),
+            timeout,
+            interval=0.05,
+            what="the replica promoted",
+        )
+        return time.monotonic() - started
+
+    def stop(self):
+        for process in (*self.sentinels, self.replica.process, self.primary.process):
+            if process is not None:
+                process.stop()
 
 
 @dataclass
