@@ -61,6 +61,12 @@ if CELERY_RESULT_BACKEND.startswith("sentinel://"):
         "master_name": REDIS_SENTINEL_MASTER,
         "sentinel_kwargs": {"socket_connect_timeout": 1, "socket_timeout": 1, "retry": None},
     }
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#redis-socket-connect-timeout
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#redis-socket-timeout
+# A store to a Redis whose host vanished (no reset ever comes) fails after this many seconds, and is tried
+# again (CELERY_RESULT_BACKEND_ALWAYS_RETRY), under Sentinel on the promoted replica, instead of hanging.
+CELERY_REDIS_SOCKET_TIMEOUT = 5
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-transport-options
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {

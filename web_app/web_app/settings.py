@@ -160,7 +160,6 @@ CONTENT_SECURITY_POLICY = {
 # A signed cookie: a visitor's random id (and an admin's login), no database or cache write.
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 
-# https://django-environ.readthedocs.io/en/latest/types.html#environ-env-cache-url
 # The cache every web process shares, where the rate limit counts: files, or Redis (see redis_sentinel.cache_from_url).
 REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", default="")  # The primary sentinel:// URLs' sentinels monitor.
 CACHE_URL = env.str("CACHE_URL", default=f"filecache://{EMBEDDED_BROKER_DIR / 'cache'}")
@@ -211,8 +210,7 @@ LOGGING = {
 # The results file: a joined string a line, appended; a relative RESULTS_DIR is from the repository root.
 RESULTS_DIR = REPO_DIR / env.str("RESULTS_DIR", default="results")
 RESULTS_FILE = RESULTS_DIR / "results.txt"
-# The name of the host whose results file this process writes; the processes sharing one RESULTS_DIR share
-# it (empty on one host). Each line is written on the host that claimed it, and nowhere else.
+# The host whose results file this process writes, shared by the processes of one RESULTS_DIR (empty on one host).
 RESULTS_HOST = env.str("RESULTS_HOST", default="")
 # Seconds a submission waits for its result before the page says "pending".
 RESULT_TIMEOUT = env.float("RESULT_TIMEOUT", default=10)
@@ -263,6 +261,9 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#redis-socket-timeout
 CELERY_REDIS_SOCKET_TIMEOUT = 5
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#redis-backend-health-check-interval
+# Idle connections are pinged first: a result channel to a Redis host that vanished is found dead and reopened.
+CELERY_REDIS_BACKEND_HEALTH_CHECK_INTERVAL = 5
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-backend-transport-options
 # Bounded reconnects of the result channel (Celery's default: 20, a second apart): a clear page soon.
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
