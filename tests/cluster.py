@@ -1,9 +1,10 @@
 """The cluster deployment (docker-compose.cluster.yml) under load, and the faults done to it.
 
 ClusterProject runs both compose files and reaches inside the containers (rabbitmqctl,
-psql, the processes' host pids, the network). LoadClients are browser-like clients that
-keep submitting the form through the load balancer; account() then checks every one of
-their submissions against the database and the results file.
+psql, the sentinels, the processes' host pids, the network, each host's results volume).
+LoadClients are browser-like clients that keep submitting the form through the load
+balancer; account() then checks every one of their submissions against the database and
+the results files of every host.
 """
 
 import contextlib
@@ -16,6 +17,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import requests
 
@@ -24,14 +26,23 @@ from tests.containers import ComposeProject, engine, engine_cli, engine_env
 
 COMPOSE_FILES = ("--file", "docker-compose.yml", "--file", "docker-compose.cluster.yml")
 RABBITMQ_NODES = ("rabbitmq", "rabbitmq-2", "rabbitmq-3")
+REDIS_NODES = ("redis", "redis-2")
+SENTINELS = ("redis-sentinel-1", "redis-sentinel-2", "redis-sentinel-3")
+REDIS_MASTER_NAME = "results"
+WEB_SERVERS = ("web-server-1", "web-server-2")
+# Each host that records results, and the volume that holds its results file.
+RESULTS_VOLUMES = {
+    "web-server-1": "web-server-1-results",
+    "web-server-2": "web-server-2-results",
+    "collector": "collector-results",
+}
 STACK = {
-    "rabbitmq": 1,
-    "rabbitmq-2": 1,
-    "rabbitmq-3": 1,
+    **dict.fromkeys(RABBITMQ_NODES, 1),
     "rabbitmq-lb": 1,
-    "redis": 1,
+    **dict.fromkeys(REDIS_NODES, 1),
+    **dict.fromkeys(SENTINELS, 1),
     "postgres": 1,
-    "web-server": 2,
+    **dict.fromkeys(WEB_SERVERS, 1),
     "worker": 3,
     "load-balancer": 1,
 }
@@ -65,6 +76,71 @@ class ClusterProject(ComposeProject):
     @property
     def network(self) -> str:
         return f"{self.name}_default"
+
+    def web_server(self) -> str:
+        """The container of the first web server running (a fault may have one down)."""
+        running = [container for service in WEB_SERVERS for container in self.containers(service)]
+        assert running, "no web server running"
+        return running[0]
+
+    def results_lines(self) -> list[str]:
+        """The lines of every host's results file, read from each host's volume."""
+        lines = []
+        for volume in RESULTS_VOLUMES.values():
+            mountpoint = engine("volume", "inspect", "--format", "{{.Mountpoint}}", f"{self.name}_{volume}").strip()
+            results_file = Path(mountpoint) / "results.txt"
+            if results_file.exists():
+                lines += results_file.read_text(encoding="utf-8").splitlines()
+        return lines
+
+    def redis_primary(self) -> str | None:
+        """The Redis node the first sentinel that answers names as the primary; None when none answers."""
+        for sentinel in SENTINELS:
+            for container in self.containers(sentinel):
+                answer = engine(
+                    "exec",
+                    container,
+                    "redis-cli",
+                    "-p",
+                    "26379",
+                    "--raw",
+                    "sentinel",
+                    "get-master-addr-by-name",
+                    REDIS_MASTER_NAME,
+                    timeout=30,
+                    check=False,
+                ).split()
+                if answer:
+                    return answer[0]
+        return None
+
+    def redis_role(self, node: str) -> str:
+        """`master` or `slave`, as the node itself says; empty when it does not answer."""
+        for container in self.containers(node):
+            info = engine("exec", container, "redis-cli", "info", "replication", timeout=30, check=False)
+            if match := re.search(r"^role:(\w+)", info, re.MULTILINE):
+                return match.group(1)
+        return ""
+
+    def logs(self, container: str) -> str:
+        """What the container's processes wrote, to their output and their errors alike."""
+        return subprocess.run(
+            [engine_cli(), "logs", container],
+            env=engine_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+
+    def started(self, services: tuple[str, ...]) -> dict[str, str]:
+        """Each running container of the services, with the moment it (re)started."""
+        return {
+            container: engine("inspect", "--format", "{{.State.StartedAt}}", container).strip()
+            for service in services
+            for container in self.containers(service)
+        }
 
     def rabbitmqctl(self, *args: str, timeout: float = 30) -> str:
         """rabbitmqctl on the first node that answers (a paused or restarting one may not)."""
@@ -108,9 +184,7 @@ class ClusterProject(ComposeProject):
 
         def ask():
             try:
-                answer = json.loads(
-                    engine("exec", self.container("web-server"), "python", "-c", script, timeout=60) or "{}"
-                )
+                answer = json.loads(engine("exec", self.web_server(), "python", "-c", script, timeout=60) or "{}")
             except (subprocess.CalledProcessError, subprocess.TimeoutExpired, AssertionError, ValueError):
                 return None
             # Message counts appear with the node's first statistics after a start.
@@ -364,7 +438,7 @@ def settle(project: ClusterProject, prefix: str, timeout: float = 180):
 
 
 def account(project: ClusterProject, fault: str, prefix: str, attempts: list[Attempt], fault_at: float) -> FaultReport:
-    """Check every attempt against the database and the results file."""
+    """Check every attempt against the database and the results files of every host."""
     report = FaultReport(fault, sent=len(attempts), attempts=attempts)
     rows: Counter[str] = Counter()
     status: dict[str, str] = {}

@@ -16,6 +16,8 @@ REPO_DIR = Path(__file__).resolve().parent.parent
 CLUSTER_FILE = REPO_DIR / "docker-compose.cluster.yml"
 HEALTHCHECK = REPO_DIR / "rabbitmq" / "cluster-healthcheck"
 NODES = ("rabbitmq", "rabbitmq-2", "rabbitmq-3")
+WEB_SERVERS = ("web-server-1", "web-server-2")
+SENTINELS = ("redis-sentinel-1", "redis-sentinel-2", "redis-sentinel-3")
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +72,7 @@ def test_peer_discovery_lists_exactly_the_three_nodes():
 
 
 def test_every_client_reaches_the_nodes_through_the_broker_balancer_and_uses_a_quorum_queue(services):
-    for service in ("web-server", "worker", "flower"):
+    for service in (*WEB_SERVERS, "worker", "flower"):
         environment = services[service]["environment"]
         assert re.fullmatch(r"amqp://django:[^@]+@rabbitmq-lb:5672/rabbit", environment["CELERY_BROKER_URL"]), service
         assert environment["CELERY_TASK_DEFAULT_QUEUE_TYPE"] == "quorum", service
@@ -83,8 +85,9 @@ def test_the_load_balancer_alone_publishes_port_8000_and_checks_the_web_servers(
     assert services["web"]["profiles"] == ["single-host"]
     assert services["load-balancer"]["image"] == "haproxy:3.0"
     assert services["load-balancer"]["ports"] == ["127.0.0.1:${WEB_PORT:-8000}:8000"]
-    assert "ports" not in services["web-server"]
-    assert services["web-server"]["scale"] >= 2
+    for server in WEB_SERVERS:
+        assert "ports" not in services[server]
+        assert services[server]["networks"]["default"]["aliases"] == ["web-server"], "found under one name"
     assert services["worker"]["scale"] >= 2
     config = (REPO_DIR / "haproxy" / "haproxy.cfg").read_text()
     assert re.search(r"^\s*server-template \w+ \d+ web-server:8000 check$", config, re.MULTILINE)
@@ -92,6 +95,54 @@ def test_the_load_balancer_alone_publishes_port_8000_and_checks_the_web_servers(
 
 
 def test_docker_compose_accepts_both_files_together():
+    merged = merged_services()
+    assert set(merged) >= {
+        *NODES,
+        "rabbitmq-lb",
+        *WEB_SERVERS,
+        "load-balancer",
+        "worker",
+        "postgres",
+        "redis",
+        "redis-2",
+        *SENTINELS,
+    }
+    assert merged["web"]["profiles"] == ["single-host"], "the single-host web server waits in its profile"
+    assert merged["worker"]["environment"]["CELERY_TASK_DEFAULT_QUEUE_TYPE"] == "quorum"
+
+
+def test_every_redis_client_reaches_the_result_store_through_the_three_sentinels():
+    merged = merged_services()
+    sentinels = ";".join(f"sentinel://{sentinel}:26379/{{db}}" for sentinel in SENTINELS)
+    for service in (*WEB_SERVERS, "collector", "worker", "flower", "web"):
+        environment = merged[service]["environment"]
+        assert environment["CELERY_RESULT_BACKEND"] == sentinels.format(db=0), service
+        assert environment["REDIS_SENTINEL_MASTER"] == "results", service
+    for service in (*WEB_SERVERS, "collector", "web"):
+        assert merged[service]["environment"]["CACHE_URL"] == sentinels.format(db=1), service
+    config = (REPO_DIR / "redis" / "sentinel.conf").read_text()
+    assert re.search(r"^sentinel monitor results redis 6379 2$", config, re.MULTILINE), "two of three must agree"
+    for node in ("redis", "redis-2"):
+        assert merged[node]["entrypoint"] == ["/usr/local/bin/node-entrypoint"], node
+        assert merged[node]["hostname"] == node
+
+
+def test_each_host_that_records_writes_a_results_file_of_its_own():
+    merged = merged_services()
+    recorders = (*WEB_SERVERS, "collector")
+    hosts = [merged[service]["environment"]["RESULTS_HOST"] for service in recorders]
+    # docker-compose writes each mount as SOURCE:TARGET:MODE.
+    volumes = [
+        next(mount.split(":")[0] for mount in merged[service]["volumes"] if mount.split(":")[1] == "/app/results")
+        for service in recorders
+    ]
+    assert hosts == list(recorders)
+    assert len(set(volumes)) == len(recorders), volumes
+    assert not any(volume.startswith("/") for volume in volumes), "a volume of its own, not a folder of the host"
+
+
+def merged_services() -> dict:
+    """Both compose files as docker-compose merges them (its `config`)."""
     client = shutil.which("docker-compose")
     if client is None:
         if IN_CI:
@@ -105,7 +156,4 @@ def test_docker_compose_accepts_both_files_together():
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    merged = yaml.safe_load(result.stdout)["services"]
-    assert set(merged) >= {*NODES, "rabbitmq-lb", "web-server", "load-balancer", "worker", "postgres", "redis"}
-    assert merged["web"]["profiles"] == ["single-host"], "the single-host web server waits in its profile"
-    assert merged["worker"]["environment"]["CELERY_TASK_DEFAULT_QUEUE_TYPE"] == "quorum"
+    return yaml.safe_load(result.stdout)["services"]

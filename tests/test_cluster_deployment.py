@@ -3,8 +3,8 @@
 The repository's files are copied to a folder of the test's own and both compose files
 run there, unchanged, under a project name of its own, on the stand-in images. Load
 clients keep submitting the form through the load balancer while each fault is done;
-then every submission is checked against PostgreSQL and the results file: none lost,
-none written twice. The table of what happened is printed at the end.
+then every submission is checked against PostgreSQL and the results files of every host:
+none lost, none written twice. The table of what happened is printed at the end.
 The tests share one deployment and run in this order; the last removes it.
 """
 
@@ -20,7 +20,10 @@ import requests
 from harness.processes import HttpClient, free_port, wait_until
 from tests.cluster import (
     RABBITMQ_NODES,
+    REDIS_NODES,
+    SENTINELS,
     STACK,
+    WEB_SERVERS,
     ClusterProject,
     FaultReport,
     LoadClients,
@@ -37,6 +40,7 @@ STEADY_ANSWERS = 3
 LOAD_AFTER_RECOVERY = 8
 RECOVERY_TIMEOUT = 240
 NODES = {node: 1 for node in RABBITMQ_NODES}
+WEB = {server: 1 for server in WEB_SERVERS}
 
 
 class Cluster(ClusterProject):
@@ -51,7 +55,8 @@ class Cluster(ClusterProject):
         return f"http://127.0.0.1:{self.web_port}"
 
     def env(self, extra: dict | None = None) -> dict:
-        return super().env({"WEB_PORT": str(self.web_port), **(extra or {})})
+        # A result that only a lost Redis primary held is sent again this long after its submission.
+        return super().env({"WEB_PORT": str(self.web_port), "STALE_PENDING_SECONDS": "30", **(extra or {})})
 
 
 @pytest.fixture(scope="module")
@@ -182,9 +187,9 @@ def test_a_worker_killed_mid_task_leaves_its_task_to_another(cluster, reports):
 
 def test_killing_a_web_server_sends_the_traffic_to_the_other(cluster, reports):
     def kill_web_server(load):
-        web = cluster.container("web-server")
+        web = cluster.container("web-server-2")
         cluster.sigkill(web)
-        cluster.wait_healthy({"web-server": 2}, timeout=RECOVERY_TIMEOUT)
+        cluster.wait_healthy(WEB, timeout=RECOVERY_TIMEOUT)
         return [f"{web} killed"]
 
     report = under_load(cluster, "web", kill_web_server, reports)
@@ -254,6 +259,99 @@ def test_a_whole_cluster_restart_keeps_the_queued_messages(cluster, reports):
     assert queued["after"] >= queued["before"], "every queued message kept"
 
 
+def test_killing_the_redis_primary_promotes_a_replica_and_no_result_is_lost(cluster, reports):
+    """The host of the result store's primary is lost (cut off the network, its process killed): the
+    sentinels promote the replica, every process follows it with none restarted, and a result that only
+    the lost primary held is sent again by the collector, not lost."""
+    health: list[tuple[float, bool]] = []
+    seen = {}
+
+    def kill_primary(load):
+        primary = cluster.redis_primary()
+        assert primary in REDIS_NODES, primary
+        container = cluster.container(primary)
+        seen["processes"] = cluster.started(("worker", "collector", *WEB_SERVERS))
+        watching = threading.Event()
+        watcher = threading.Thread(target=watch_health, args=(cluster, health, watching), daemon=True)
+        watcher.start()
+        try:
+            engine("network", "disconnect", cluster.network, container)
+            seen["killed_at"] = time.monotonic()
+            cluster.sigkill(container)
+            promoted = wait_until(
+                lambda: (found := cluster.redis_primary()) not in (None, primary) and found,
+                RECOVERY_TIMEOUT,
+                interval=0.5,
+                what="a replica promoted",
+            )
+            seen["promoted_after"] = time.monotonic() - seen["killed_at"]
+        finally:
+            engine("network", "connect", "--alias", primary, cluster.network, container, check=False)
+        # Back on the network, the lost primary is made a replica of the new one.
+        try:
+            wait_until(lambda: cluster.redis_role(primary) == "slave", RECOVERY_TIMEOUT, interval=1, what="a replica")
+            cluster.wait_healthy({**dict.fromkeys(REDIS_NODES, 1), **dict.fromkeys(SENTINELS, 1)}, RECOVERY_TIMEOUT)
+        finally:
+            watching.set()
+            watcher.join(timeout=60)
+        return [f"primary {primary} cut off and killed, {promoted} promoted {seen['promoted_after']:.1f} s later"]
+
+    report = under_load(cluster, "redis-primary", kill_primary, reports)
+
+    assert_nothing_lost(report)
+    assert cluster.started(("worker", "collector", *WEB_SERVERS)) == seen["processes"], "no process restarted"
+    after_kill = [up for moment, up in health if moment >= seen["killed_at"]]
+    assert False in after_kill, f"/healthz reported the result store down while no primary was known: {health}"
+    assert after_kill[-1] is True, f"/healthz reported it up again after the promotion: {health}"
+    # The submissions in flight between the kill and the promotion: how long the site kept them waiting.
+    promoted_at = seen["killed_at"] + seen["promoted_after"]
+    across = [
+        a.finished - a.started for a in report.attempts if a.finished >= seen["killed_at"] and a.started <= promoted_at
+    ]
+    report.notes.append(
+        f"/healthz: result store down {after_kill.count(False)} of {len(after_kill)} looks after the kill, then up; "
+        f"the slowest submission in flight between the kill and the promotion took {max(across, default=0):.1f} s"
+    )
+
+
+def watch_health(cluster: Cluster, health: list, stopped: threading.Event):
+    """Note what /healthz says of the result store, through the load balancer, twice a second."""
+    while not stopped.wait(0.5):
+        try:
+            body = requests.get(cluster.base_url + "/healthz", timeout=10).json()
+        except (requests.RequestException, ValueError):
+            continue
+        health.append((time.monotonic(), body["result_backend"]["up"]))
+
+
+def test_a_writer_killed_mid_recording_leaves_each_line_once_across_the_hosts(cluster, reports):
+    """A web server's recording process killed between appending a line and marking it done, again and
+    again: each restarted process finishes the line in its own host's file, and no host writes it again."""
+    kills = {}
+
+    def kill_writers_mid_recording(load):
+        recreate_web_servers(
+            cluster, {"SUBMISSIONS_RATE": "off", "RECORD_FAULT_POINT": "after-append"}, ("web-server-1",)
+        )
+        container = cluster.container("web-server-1")
+        killed = "RECORD_FAULT_POINT=after-append: killing this process"
+        kills["count"] = wait_until(
+            lambda: (count := cluster.logs(container).count(killed)) >= 3 and count,
+            RECOVERY_TIMEOUT,
+            interval=1,
+            what="recorders killed mid-recording",
+        )
+        kills["recovered"] = cluster.logs(container).count("its line was already written")
+        recreate_web_servers(cluster, {"SUBMISSIONS_RATE": "off"}, ("web-server-1",))
+        return [f"{kills['count']} recorders of web-server-1 killed after appending their line"]
+
+    report = under_load(cluster, "writer", kill_writers_mid_recording, reports)
+
+    assert_nothing_lost(report)
+    assert kills["recovered"] >= 1, "a restarted process found a killed one's line in its file and finished it"
+    report.notes.append(f"{kills['recovered']} lines in doubt finished by web-server-1's restarted processes")
+
+
 # A client inside the compose network (the worker's container): another address to HAProxy.
 # GET the form for its CSRF token, POST it; print the POST's status.
 POST_FROM_INSIDE = """
@@ -275,9 +373,9 @@ print(status)
 RATE_LIMIT = 10
 
 
-def recreate_web_servers(cluster: Cluster, rate: str):
-    cluster.run("up", "--detach", "--no-deps", "web-server", env={"SUBMISSIONS_RATE": rate}, timeout=300)
-    cluster.wait_healthy({"web-server": 2}, timeout=RECOVERY_TIMEOUT)
+def recreate_web_servers(cluster: Cluster, env: dict, servers: tuple[str, ...] = WEB_SERVERS):
+    cluster.run("up", "--detach", "--no-deps", *servers, env=env, timeout=300)
+    cluster.wait_healthy(WEB, timeout=RECOVERY_TIMEOUT)
     # HAProxy takes a server back after two good checks, 2 s apart.
     wait_until(
         lambda: requests.get(cluster.base_url + "/", timeout=10).status_code == 200,
@@ -289,7 +387,7 @@ def recreate_web_servers(cluster: Cluster, rate: str):
 
 def test_behind_the_load_balancer_the_rate_limit_counts_each_real_client(cluster):
     """Both web servers count in the one Redis, by the address HAProxy appends to X-Forwarded-For."""
-    recreate_web_servers(cluster, f"{RATE_LIMIT}/m")
+    recreate_web_servers(cluster, {"SUBMISSIONS_RATE": f"{RATE_LIMIT}/m"})
     try:
         flooder = HttpClient(cluster.base_url)
         token = flooder.csrf_token()
@@ -306,7 +404,7 @@ def test_behind_the_load_balancer_the_rate_limit_counts_each_real_client(cluster
         ]
         inside = cluster.exec("worker", "python", "-c", POST_FROM_INSIDE).strip()
     finally:
-        recreate_web_servers(cluster, "off")
+        recreate_web_servers(cluster, {"SUBMISSIONS_RATE": "off"})
 
     assert answers == [302] * RATE_LIMIT + [429] * 6, answers
     assert inside == "302", "another client is not slowed"
