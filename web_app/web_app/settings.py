@@ -261,9 +261,6 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#redis-socket-timeout
 CELERY_REDIS_SOCKET_TIMEOUT = 5
-# https://docs.celeryq.dev/en/stable/userguide/configuration.html#redis-backend-health-check-interval
-# Idle connections are pinged first: a result channel to a Redis host that vanished is found dead and reopened.
-CELERY_REDIS_BACKEND_HEALTH_CHECK_INTERVAL = 5
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-backend-transport-options
 # Bounded reconnects of the result channel (Celery's default: 20, a second apart): a clear page soon.
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
