@@ -30,12 +30,8 @@ REDIS_NODES = ("redis", "redis-2")
 SENTINELS = ("redis-sentinel-1", "redis-sentinel-2", "redis-sentinel-3")
 REDIS_MASTER_NAME = "results"
 WEB_SERVERS = ("web-server-1", "web-server-2")
-# Each host that records results, and the volume that holds its results file.
-RESULTS_VOLUMES = {
-    "web-server-1": "web-server-1-results",
-    "web-server-2": "web-server-2-results",
-    "collector": "collector-results",
-}
+# Each host that records results; its results file is on the volume HOST-results.
+RECORDING_HOSTS = (*WEB_SERVERS, "collector")
 STACK = {
     **dict.fromkeys(RABBITMQ_NODES, 1),
     "rabbitmq-lb": 1,
@@ -86,8 +82,9 @@ class ClusterProject(ComposeProject):
     def results_lines(self) -> list[str]:
         """The lines of every host's results file, read from each host's volume."""
         lines = []
-        for volume in RESULTS_VOLUMES.values():
-            mountpoint = engine("volume", "inspect", "--format", "{{.Mountpoint}}", f"{self.name}_{volume}").strip()
+        for host in RECORDING_HOSTS:
+            volume = f"{self.name}_{host}-results"
+            mountpoint = engine("volume", "inspect", "--format", "{{.Mountpoint}}", volume).strip()
             results_file = Path(mountpoint) / "results.txt"
             if results_file.exists():
                 lines += results_file.read_text(encoding="utf-8").splitlines()
@@ -121,18 +118,6 @@ class ClusterProject(ComposeProject):
             if match := re.search(r"^role:(\w+)", info, re.MULTILINE):
                 return match.group(1)
         return ""
-
-    def logs(self, container: str) -> str:
-        """What the container's processes wrote, to their output and their errors alike."""
-        return subprocess.run(
-            [engine_cli(), "logs", container],
-            env=engine_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=60,
-            check=True,
-        ).stdout
 
     def started(self, services: tuple[str, ...]) -> dict[str, str]:
         """Each running container of the services, with the moment it (re)started."""

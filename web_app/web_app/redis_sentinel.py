@@ -49,9 +49,10 @@ def is_sentinel_url(url: str) -> bool:
 
 def parse_sentinel_url(url: str) -> SentinelUrl:
     """The sentinels of a `;`-joined sentinel:// URL, with the first one's database and password, as Celery reads them."""
+    chunks = [chunk.strip() for chunk in url.split(SENTINEL_URL_SEPARATOR)]
     sentinels = []
-    for chunk in url.split(SENTINEL_URL_SEPARATOR):
-        parts = urlsplit(chunk.strip())
+    for chunk in chunks:
+        parts = urlsplit(chunk)
         try:
             port = parts.port or DEFAULT_SENTINEL_PORT
         except ValueError as exc:
@@ -61,10 +62,10 @@ def parse_sentinel_url(url: str) -> SentinelUrl:
                 f"{chunk!r} in a Sentinel URL: give each sentinel as sentinel://HOST:PORT/DB, joined by ';'."
             )
         sentinels.append((parts.hostname, port))
-    first = urlsplit(url.split(SENTINEL_URL_SEPARATOR)[0].strip())
+    first = urlsplit(chunks[0])
     database = first.path.strip("/") or "0"
     if not database.isdigit():
-        raise ImproperlyConfigured(f"{url.split(SENTINEL_URL_SEPARATOR)[0]!r}: the database must be a number.")
+        raise ImproperlyConfigured(f"{chunks[0]!r}: the database must be a number.")
     password = unquote(first.password) if first.password else None
     return SentinelUrl(sentinels=sentinels, db=int(database), password=password)
 
