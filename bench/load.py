@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import statistics
 import subprocess
 import sys
 import threading
@@ -30,6 +31,15 @@ class Sample:
     expected: str
     ok: bool
     page_url: str
+    browser: int  # which of the load's browsers made it
+
+
+def browser_medians(samples: list[Sample]) -> list[float]:
+    """Each browser's median cycle among `samples`, in seconds: how evenly the web serves them."""
+    cycles: dict[int, list[float]] = {}
+    for sample in samples:
+        cycles.setdefault(sample.browser, []).append(sample.seconds)
+    return [statistics.median(seconds) for seconds in cycles.values()]
 
 
 def shows_result(page: requests.Response, expected: str) -> bool:
@@ -54,11 +64,13 @@ class Load:
 
     def __post_init__(self):
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._client, daemon=True) for _ in range(self.clients)]
+        self._threads = [
+            threading.Thread(target=self._client, args=(number,), daemon=True) for number in range(self.clients)
+        ]
         self._landed = 0
         self._landed_lock = threading.Lock()
 
-    def _client(self):
+    def _client(self, number: int):
         browser = HttpClient(self.base_url)
         # The visitor lands on the form page first, as a browser does before it submits.
         try:
@@ -80,7 +92,9 @@ class Load:
             post_ended = ended - page.elapsed.total_seconds() if page.history else ended
             post_seconds = post_duration(page)
             ok = self.answered(page, expected)
-            self.samples.append(Sample(ended, post_ended, ended - started, post_seconds, expected, ok, page.url))
+            self.samples.append(
+                Sample(ended, post_ended, ended - started, post_seconds, expected, ok, page.url, number)
+            )
 
     def start(self):
         for thread in self._threads:

@@ -42,6 +42,7 @@ def aggregate(turns: list[dict]) -> dict:
                 "post_latencies": [],
                 "form_latencies": [],
                 "form_failures": 0,
+                "browser_spreads": [],
                 "cpu": dict.fromkeys(ROLES, 0.0),
                 "redis": {},
                 "peak_rss": {"web": 0, "worker": 0},
@@ -54,6 +55,8 @@ def aggregate(turns: list[dict]) -> dict:
         row["post_latencies"] += turn["post_latencies"]
         row["form_latencies"] += turn.get("form_latencies", [])
         row["form_failures"] += turn.get("form_failures", 0)
+        if medians := turn.get("browser_medians"):
+            row["browser_spreads"].append(max(medians) / min(medians))
         for role, seconds in turn["cpu"].items():
             row["cpu"][role] += seconds
         for command, calls in turn["redis"].items():
@@ -65,6 +68,9 @@ def aggregate(turns: list[dict]) -> dict:
         row["rps"] = row["count"] / row["seconds"]
         row["p50"] = percentile(row["latencies"], 0.50) * 1000
         row["p99"] = percentile(row["latencies"], 0.99) * 1000
+        row["tail"] = row["p99"] / row["p50"] if row["p50"] else float("nan")
+        # The slowest browser's median cycle over the fastest's, in the more uneven round.
+        row["browser_spread"] = max(row["browser_spreads"], default=float("nan"))
         row["post_p50"] = percentile(row["post_latencies"], 0.50) * 1000
         # A form GET that failed counts as infinitely slow.
         form = row["form_latencies"] + [float("inf")] * row["form_failures"]
@@ -153,6 +159,13 @@ def cell(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+def project_and_seed(rows: dict, key: str, clients: int) -> str:
+    """The cheap task's `key` of the project and of the seed, side by side."""
+    return " / ".join(
+        cell(row[key] if (row := rows.get(("cheap", system, clients))) else None) for system in ("project", "seed")
+    )
+
+
 def markdown(raw: dict) -> str:
     machine, rows = raw["machine"], aggregate(raw["turns"])
     levels = sorted({clients for task, _, clients in rows if task == "cheap"})
@@ -213,8 +226,9 @@ def markdown(raw: dict) -> str:
         "### Ratios, cheap task",
         "",
         "| clients | submissions/s project ÷ seed | CPU/submission project ÷ seed | p50 project ÷ seed "
-        "| p99 project ÷ seed | submissions/s project ÷ Django, reduced | p50 project ÷ floor |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| p99 project ÷ seed | submissions/s project ÷ Django, reduced | p50 project ÷ floor "
+        "| p99 ÷ p50, project / seed | slowest browser's median ÷ fastest's, project / seed |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for clients in levels:
         cells = [
@@ -224,6 +238,8 @@ def markdown(raw: dict) -> str:
             cell(ratio(rows, "p99", "cheap", clients, "seed")),
             cell(ratio(rows, "rps", "cheap", clients, "reduced")),
             cell(ratio(rows, "p50", "cheap", clients, "floor")),
+            project_and_seed(rows, "tail", clients),
+            project_and_seed(rows, "browser_spread", clients),
         ]
         lines.append(f"| {clients} | " + " | ".join(cells) + " |")
     if slow_levels:

@@ -26,7 +26,7 @@ from kombu import Connection
 
 from bench import metrics, report
 from bench.form_probe import time_form_page
-from bench.load import REQUEST_TIMEOUT, FormProbe, Load, Sample, shows_result
+from bench.load import REQUEST_TIMEOUT, FormProbe, Load, Sample, browser_medians, shows_result
 from bench.stacks import SEED_FIELDS, ReducedStack, SeedStack, redirected_to_the_form
 from harness.external_services import amqp_channel, delete_queue
 from harness.processes import REPO_DIR, VENV_BIN, HttpClient, Process, Stack, wait_until
@@ -131,6 +131,7 @@ class System:
             "error_examples": load.errors[:3],
             "latencies": [s.seconds for s in inside],
             "post_latencies": [s.post_seconds for s in inside],
+            "browser_medians": browser_medians(inside),
         }
         if form_probe:
             outcome["form_latencies"] = form_probe.latencies
