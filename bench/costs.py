@@ -41,9 +41,14 @@ def request_kinds(system: System, browser: HttpClient) -> dict[str, Callable[[in
     def get_form(_number: int) -> None:
         browser.get("/").raise_for_status()
 
+    def get_form_as_newcomer(_number: int) -> None:
+        HttpClient(browser.base_url).get("/").raise_for_status()
+
     kinds: dict[str, Callable[[int], object]]
     if system.name == "project":
         kinds = {"GET / (the form and the history)": get_form}
+        # What the history costs the form page: a visitor with none sees the form alone.
+        kinds["GET / (a new visitor: the form alone, no history)"] = get_form_as_newcomer
         detail = browser.path_of(post(browser, token, 0, follow=True))
         kinds["POST / (send, wait, record; answers with a redirect)"] = lambda n: post(browser, token, n, False)
         kinds["GET the submission's page"] = lambda n: browser.get(detail).raise_for_status()
@@ -104,7 +109,7 @@ def main(count: int = 300) -> int:
         system.name: sum(
             r["web_ms"] * (2 if "twice" in r["request"] else 1)
             for r in rows
-            if r["system"] == system.name and "static" not in r["request"]
+            if r["system"] == system.name and "static" not in r["request"] and "new visitor" not in r["request"]
         )
         for system in systems
     }
@@ -121,7 +126,7 @@ def main(count: int = 300) -> int:
             for r in rows
         ),
         "",
-        "Web CPU of a whole cycle (the static file left out): "
+        "Web CPU of a whole cycle (the static file and the new visitor's form left out): "
         + ", ".join(f"{name} {ms:.2f} ms" for name, ms in cycle.items())
         + f"; project ÷ seed {cycle['project'] / cycle['seed']:.2f}.",
     ]

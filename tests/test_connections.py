@@ -1,5 +1,5 @@
-"""How the real gunicorn keeps connections: one request each by default, so that every request
-goes to the least busy process; GUNICORN_REQUESTS_PER_CONNECTION allows more."""
+"""How the real gunicorn keeps connections: open for as many requests as the client sends by
+default; GUNICORN_REQUESTS_PER_CONNECTION closes them after that many."""
 
 import http.client
 import socket
@@ -12,6 +12,13 @@ REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 @pytest.fixture(scope="module")
 def web(make_module_stack):
     stack = make_module_stack("rabbitmq")
+    stack.start_web()
+    return stack
+
+
+@pytest.fixture(scope="module")
+def web_one_request_a_connection(make_module_stack):
+    stack = make_module_stack("rabbitmq", GUNICORN_REQUESTS_PER_CONNECTION="1")
     stack.start_web()
     return stack
 
@@ -32,8 +39,16 @@ def get_form(sock: socket.socket) -> http.client.HTTPResponse:
     return response
 
 
-def test_each_request_has_a_connection_of_its_own(web):
+def test_a_connection_is_kept_alive_by_default(web):
     with socket.create_connection(("127.0.0.1", web.port), timeout=10) as sock:
+        answers = [get_form(sock) for _ in range(5)]
+
+        assert [answer.status for answer in answers] == [200] * 5
+        assert {answer.getheader("Connection") for answer in answers} == {"keep-alive"}
+
+
+def test_each_request_can_have_a_connection_of_its_own(web_one_request_a_connection):
+    with socket.create_connection(("127.0.0.1", web_one_request_a_connection.port), timeout=10) as sock:
         response = get_form(sock)
 
         assert response.status == 200

@@ -26,18 +26,19 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 # One line a request on standard output with GUNICORN_ACCESSLOG=- (or a file's path); off by
 # default, as in gunicorn, a proxy in front usually keeping that log. It cost 0.3 ms of the web
-# processes' CPU a submission, 3 % (bench/README.md, "The tail").
+# processes' CPU a cycle, 3 % (bench/README.md, "The tail").
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 
-# Requests a connection may carry before the server closes it; 0 keeps it open as long as the
-# client keeps using it (within `keepalive`). With 1, as with gunicorn's sync workers, each
-# request goes to whichever process accepts it first, the least busy. A kept-alive connection
-# stays with the process that accepted it, and visitors who arrive together split unevenly
-# between processes for as long as they stay: under 16 closed-loop browsers, 4 on one process
-# had median cycles of 61-64 ms and 12 on the other 184-202 ms, a p99 2.5 times the p50.
-# With 1, every browser's median was within 5 % of the others' and the p99 1.3 times the p50,
-# for 0.8 ms more web CPU a submission and 5 % of the rate (bench/README.md, "The tail").
-requests_per_connection = int(os.environ.get("GUNICORN_REQUESTS_PER_CONNECTION", "1"))
+# Requests a connection may carry before the server closes it; 0, the default, keeps it open as
+# long as the client keeps using it (within `keepalive`). A kept-alive connection stays with the
+# process that accepted it, and closed-loop browsers that arrive together split unevenly between
+# processes for as long as they stay: under 16 of them, 4 on one process had median cycles of
+# 61-64 ms and 12 on the other 184-202 ms. With 1, as with gunicorn's sync workers, each request
+# goes to the least busy process and the browsers' medians were within 5 % of each other; but
+# every page then needs a new connection, which waits in the accept queue behind everybody's
+# reconnections: with 256 submissions waiting, a visitor's form page p99 went from 55 to 611 ms
+# (bench/README.md, "The tail").
+requests_per_connection = int(os.environ.get("GUNICORN_REQUESTS_PER_CONNECTION", "0"))
 
 
 # gunicorn's control socket (gunicornc) defaults to one path per user, which every instance on
