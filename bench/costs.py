@@ -15,6 +15,7 @@ thus its form page twice and the POST.
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bench import metrics
@@ -34,8 +35,15 @@ def post(browser: HttpClient, token: str, number: int, follow: bool, fields=("fi
     return page
 
 
-def request_kinds(system: System, browser: HttpClient) -> dict[str, Callable[[int], object]]:
-    """The requests of one browser cycle, each as a callable taking a sequence number."""
+@dataclass(frozen=True)
+class RequestKind:
+    label: str
+    call: Callable[[int], object]  # makes one such request, given a sequence number
+    per_cycle: int  # how many a browser's cycle makes (0: measured, but not part of the cycle)
+
+
+def request_kinds(system: System, browser: HttpClient) -> list[RequestKind]:
+    """The requests of one browser cycle, and a few beside it that say what a part costs."""
     token = browser.csrf_token()
 
     def get_form(_number: int) -> None:
@@ -44,23 +52,30 @@ def request_kinds(system: System, browser: HttpClient) -> dict[str, Callable[[in
     def get_form_as_newcomer(_number: int) -> None:
         HttpClient(browser.base_url).get("/").raise_for_status()
 
-    kinds: dict[str, Callable[[int], object]]
     if system.name == "project":
-        kinds = {"GET / (the form and the history)": get_form}
-        # What the history costs the form page: a visitor with none sees the form alone.
-        kinds["GET / (a new visitor: the form alone, no history)"] = get_form_as_newcomer
         detail = browser.path_of(post(browser, token, 0, follow=True))
-        kinds["POST / (send, wait, record; answers with a redirect)"] = lambda n: post(browser, token, n, False)
-        kinds["GET the submission's page"] = lambda n: browser.get(detail).raise_for_status()
-        kinds["GET a static file (gunicorn's own cost)"] = lambda n: browser.get(
-            "/static/submissions/style.css"
-        ).raise_for_status()
-    else:
-        kinds = {"GET / (the form; twice a cycle)": get_form}
-        kinds["POST / (save, send, spin on ready(), write; answers with a redirect)"] = lambda n: post(
-            browser, token, n, False, system.fields
-        )
-    return kinds
+        return [
+            RequestKind("GET / (the form and the history)", get_form, 1),
+            # What the history costs the form page: a visitor with none sees the form alone.
+            RequestKind("GET / (a new visitor: the form alone, no history)", get_form_as_newcomer, 0),
+            RequestKind(
+                "POST / (send, wait, record; answers with a redirect)", lambda n: post(browser, token, n, False), 1
+            ),
+            RequestKind("GET the submission's page", lambda n: browser.get(detail).raise_for_status(), 1),
+            RequestKind(
+                "GET a static file (gunicorn's own cost)",
+                lambda n: browser.get("/static/submissions/style.css").raise_for_status(),
+                0,
+            ),
+        ]
+    return [
+        RequestKind("GET / (the form; twice a cycle)", get_form, 2),
+        RequestKind(
+            "POST / (save, send, spin on ready(), write; answers with a redirect)",
+            lambda n: post(browser, token, n, False, system.fields),
+            1,
+        ),
+    ]
 
 
 def measure(system: System, count: int) -> list[dict]:
@@ -68,24 +83,25 @@ def measure(system: System, count: int) -> list[dict]:
     for number in range(WARMUP_SUBMISSIONS):
         browser.submit(f"warm{number}", "dogs", fields=system.fields)
     rows = []
-    for kind, call in request_kinds(system, browser).items():
+    for kind in request_kinds(system, browser):
         pids = [system.web_pid, system.worker_pid]
         before = {pid: metrics.cpu_seconds([pid]) for pid in pids}
         started = time.monotonic()
         for number in range(count):
-            call(number)
+            kind.call(number)
         seconds = time.monotonic() - started
         web, worker = (metrics.cpu_delta(before[pid], metrics.cpu_seconds([pid])) for pid in pids)
         rows.append(
             {
                 "system": system.name,
-                "request": kind,
+                "request": kind.label,
+                "per_cycle": kind.per_cycle,
                 "web_ms": web / count * 1000,
                 "worker_ms": worker / count * 1000,
                 "wall_ms": seconds / count * 1000,
             }
         )
-        print(f"{system.name:8} {kind:62} web {rows[-1]['web_ms']:5.2f} ms", flush=True)
+        print(f"{system.name:8} {kind.label:62} web {rows[-1]['web_ms']:5.2f} ms", flush=True)
     return rows
 
 
@@ -106,12 +122,7 @@ def main(count: int = 300) -> int:
             system.stack.stop_all()
             delete_queue(BROKER_URL, system.stack.queue)
     cycle = {
-        system.name: sum(
-            r["web_ms"] * (2 if "twice" in r["request"] else 1)
-            for r in rows
-            if r["system"] == system.name and "static" not in r["request"] and "new visitor" not in r["request"]
-        )
-        for system in systems
+        system.name: sum(r["web_ms"] * r["per_cycle"] for r in rows if r["system"] == system.name) for system in systems
     }
     lines = [
         f"# CPU of each request, one at a time: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
