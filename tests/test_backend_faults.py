@@ -3,6 +3,9 @@
 The machine's Redis serves others, so the test runs a redis-server of its own.
 """
 
+import signal
+import threading
+
 import pytest
 import redis
 
@@ -68,6 +71,66 @@ def test_a_redis_restart_gives_clear_pages_and_both_projects_recover_by_themselv
     assert sorted(stack.results_lines()) == sorted(f"{row['first']} es {row['second']}" for row in rows)
     assert set(expected) <= set(stack.results_lines())
     worker.check_running()
+    web.check_running()
+
+
+def test_redis_stopped_while_a_result_is_awaited_leaves_the_web_process_serving_results_once_it_is_back(
+    make_stack, private_redis
+):
+    """Under gevent, Celery reads the result channel in a greenlet that ends for good when its reconnects
+    give up while a result is awaited; the web process must not stay without results after Redis is back."""
+    # One gevent process, so that every submission goes to the process whose reader ended.
+    stack = make_stack(RESULT_TIMEOUT="3", CELERY_RESULT_BACKEND=private_redis.url, GUNICORN_WORKERS="1")
+    worker = stack.start_worker()
+    web = stack.start_web()
+    browser = HttpClient(stack.base_url)
+    assert "before es outage" in browser.submit("before", "outage").text
+
+    # A submission awaited on the result channel (the worker paused) when Redis stops.
+    worker.signal(signal.SIGSTOP)
+    visitor = HttpClient(stack.base_url)
+    pages: list = []
+    awaited = threading.Thread(target=lambda: pages.append(visitor.submit("awaited", "outage")))
+    awaited.start()
+    try:
+        with redis.Redis.from_url(private_redis.url, socket_timeout=5) as client:
+            wait_until(
+                lambda: any(count for _, count in client.pubsub_numsub(*client.pubsub_channels())),
+                timeout=10,
+                interval=0.05,
+                what="the awaited submission's result channel subscribed",
+            )
+        private_redis.stop()
+        awaited.join(timeout=30)
+        wait_until(
+            lambda: "Retry limit exceeded" in web.log(), timeout=10, what="Celery's result channel reader giving up"
+        )
+    finally:
+        worker.signal(signal.SIGCONT)
+    assert not awaited.is_alive() and pages, "the awaited submission answered"
+    assert pages[0].status_code == 200 and "Pending" in pages[0].text
+
+    private_redis.start()
+    # The worker stores the awaited result once Redis is back; its page reads it from Redis.
+    assert "awaited es outage" in visitor.wait_until_recorded(pages[0], timeout=30)
+
+    # The next submission's page must come from the web process's own wait on the result channel: the
+    # worker, paused, answers only after that wait has begun, too late for the page to read it instead.
+    worker.signal(signal.SIGSTOP)
+    after_pages: list = []
+    after = threading.Thread(target=lambda: after_pages.append(browser.submit("after", "restart")))
+    after.start()
+    try:
+        after.join(timeout=1.5)
+    finally:
+        worker.signal(signal.SIGCONT)
+    after.join(timeout=30)
+    assert after_pages, "the submission after the restart answered"
+    assert "after es restart" in after_pages[0].text, "answered with its result, by the same process"
+    stack.collect_all_results()
+    rows = stack.submissions()
+    assert {row["status"] for row in rows} == {"done"}
+    assert sorted(stack.results_lines()) == sorted(f"{row['first']} es {row['second']}" for row in rows)
     web.check_running()
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import cast
 
 from celery import states
-from celery.backends.asynchronous import AsyncBackendMixin
+from celery.backends.asynchronous import AsyncBackendMixin, greenletDrainer  # type: ignore[attr-defined]
 from celery.backends.base import KeyValueStoreBackend
 from celery.exceptions import TimeoutError as ResultTimeout
 from celery.result import AsyncResult
@@ -32,20 +32,32 @@ def wait_for_result(result: AsyncResult, timeout: float) -> bool:
     checks ready(): the loop never spins and never outlives its deadline.
     """
     deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining > 0:
-            with contextlib.suppress(ResultTimeout, socket.timeout):
-                if isinstance(result.backend, AsyncBackendMixin):
-                    wait_for_message(result, remaining)
-                else:
-                    result.get(timeout=remaining, interval=POLL_INTERVAL, propagate=False)
-        if result.ready():
-            return True
-        if remaining <= 0:
-            # Stop listening for it; the collector records it when it comes.
-            cast(KeyValueStoreBackend, result.backend).remove_pending_result(result)
-            return False
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining > 0:
+                with contextlib.suppress(ResultTimeout, socket.timeout):
+                    if isinstance(result.backend, AsyncBackendMixin):
+                        wait_for_message(result, remaining)
+                    else:
+                        result.get(timeout=remaining, interval=POLL_INTERVAL, propagate=False)
+            if result.ready():
+                return True
+            if remaining <= 0:
+                stop_listening(result)
+                return False
+    except Exception:
+        stop_listening(result)
+        raise
+
+
+def stop_listening(result: AsyncResult) -> None:
+    """Stop listening for a result nobody waits for any more; the collector records it when it comes.
+
+    Errors are left to the wait's own outcome: the backend may be what failed.
+    """
+    with contextlib.suppress(Exception):
+        cast(KeyValueStoreBackend, result.backend).remove_pending_result(result)
 
 
 def wait_for_message(result: AsyncResult, timeout: float) -> None:
@@ -58,12 +70,29 @@ def wait_for_message(result: AsyncResult, timeout: float) -> None:
     at the deadline.
     """
     backend = cast(AsyncBackendMixin, result.backend)
+    consumer = backend.result_consumer  # type: ignore[attr-defined]
+    revive_ended_drainer(consumer)
     backend.add_pending_result(result)
     try:
-        for _ in backend.result_consumer.drain_events_until(result.on_ready, timeout=timeout):  # type: ignore[attr-defined]
+        for _ in consumer.drain_events_until(result.on_ready, timeout=timeout):
             pass
     finally:
         forget_buffered_messages(backend, result.id)
+
+
+def revive_ended_drainer(consumer) -> None:
+    """Give the result channel a new reader in place of one whose greenlet has ended.
+
+    Under gevent, Celery reads the channel in a greenlet of its own, which ends for good when its
+    bounded reconnects give up (Redis stopped or failing over while results are awaited); every
+    later wait then raises the same error, "The Celery application must be restarted", long after
+    Redis is back. A new drainer starts a new greenlet, and the channel reconnects on the next
+    subscription.
+    """
+    drainer = consumer.drainer
+    if isinstance(drainer, greenletDrainer) and drainer._shutdown.is_set() and not drainer._stopped.is_set():
+        logger.warning("The result channel's reader ended (%s); starting a new one", str(drainer._exc).strip())
+        consumer.drainer = type(drainer)(consumer)
 
 
 def forget_buffered_messages(backend, task_id: str) -> None:
