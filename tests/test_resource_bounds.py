@@ -31,7 +31,13 @@ def submit_all(stack, prefix: str, count: int) -> None:
     without_result = [
         first for page, (first, _) in zip(pages, pairs, strict=True) if f"{first} es dogs" not in page.text
     ]
-    warnings = [line for process in stack.processes for line in process.log().splitlines() if "stays pending" in line]
+    # What the web processes said of the result store and of the workers' health.
+    warnings = [
+        line
+        for process in stack.processes
+        for line in process.log().splitlines()
+        if "stays pending" in line or "Health:" in line
+    ]
     assert not without_result, (
         f"{len(without_result)} answered without their result, such as {without_result[:3]}: {warnings[:3]}"
     )
