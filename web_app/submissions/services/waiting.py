@@ -91,8 +91,9 @@ def revive_ended_drainer(consumer) -> None:
     """
     drainer = consumer.drainer
     if isinstance(drainer, greenletDrainer) and drainer._shutdown.is_set() and not drainer._stopped.is_set():
-        logger.warning("The result channel's reader ended (%s); starting a new one", str(drainer._exc).strip())
+        # Replaced before logging, which may switch greenlets: another wait must not replace it too.
         consumer.drainer = type(drainer)(consumer)
+        logger.warning("The result channel's reader ended (%s); starting a new one", str(drainer._exc).strip())
 
 
 def forget_buffered_messages(backend, task_id: str) -> None:
