@@ -162,7 +162,9 @@ SHARED_WORKERS_STATE_ID = "web_app-workers-state"
 
 
 def shared_workers_state_key():
-    return result_store().get_key_for_task(SHARED_WORKERS_STATE_ID)
+    """The key of the shared state of the workers of this app's queue: web apps of other queues
+    may share the result store, and their workers' state is not this one's."""
+    return result_store().get_key_for_task(f"{SHARED_WORKERS_STATE_ID}:{app.conf.task_default_queue}")
 
 
 # Seconds between a process's reads of the shared workers' state while its pages are viewed:

@@ -321,6 +321,19 @@ def test_an_unreadable_shared_state_is_no_state(payload):
     assert health.shared_workers_report() is None
 
 
+def test_the_shared_state_of_another_queue_s_workers_is_not_this_one_s():
+    health.share_workers_state(health.HealthReport({"workers": NO_WORKER}))
+    with pytest.MonkeyPatch.context() as another_deployment:
+        another_deployment.setitem(health.app.conf, "task_default_queue", "another-deployment")
+        assert health.shared_workers_report() is None
+        health.share_workers_state(health.HealthReport({"workers": A_WORKER}))
+        with contextlib.suppress(FileNotFoundError):
+            health.result_store().delete(health.shared_workers_state_key())
+
+    shared = health.shared_workers_report()
+    assert shared is not None and shared.parts["workers"] == NO_WORKER
+
+
 def test_the_pages_read_the_shared_state_again_once_a_second_at_most(monkeypatch):
     reads = []
 
