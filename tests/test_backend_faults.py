@@ -79,8 +79,11 @@ def test_redis_stopped_while_a_result_is_awaited_leaves_the_web_process_serving_
 ):
     """Under gevent, Celery reads the result channel in a greenlet that ends for good when its reconnects
     give up while a result is awaited; the web process must not stay without results after Redis is back."""
-    # One gevent process, so that every submission goes to the process whose reader ended.
-    stack = make_stack(RESULT_TIMEOUT="3", CELERY_RESULT_BACKEND=private_redis.url, GUNICORN_WORKERS="1")
+    # One gevent process, so that every submission goes to the process whose reader ended; the workers'
+    # state checked once, so that the paused worker is never found silent and a POST never skips its wait.
+    stack = make_stack(
+        RESULT_TIMEOUT="3", CELERY_RESULT_BACKEND=private_redis.url, GUNICORN_WORKERS="1", HEALTH_CACHE_SECONDS="600"
+    )
     worker = stack.start_worker()
     web = stack.start_web()
     browser = HttpClient(stack.base_url)
