@@ -1,4 +1,5 @@
-"""Waiting for a result within a deadline, on the test settings' filesystem result backend."""
+"""Waiting for a result within a deadline, on the test settings' filesystem result backend; and the
+reader of Celery's Redis result channel under gevent, replaced when it has ended."""
 
 import threading
 import time
