@@ -9,25 +9,26 @@ import pytest
 REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
 
-@pytest.fixture(scope="module")
-def web(make_module_stack):
-    stack = make_module_stack("rabbitmq")
+def started_web(make_module_stack, **env):
+    """A stack of the module's with gunicorn started, given these settings."""
+    stack = make_module_stack("rabbitmq", **env)
     stack.start_web()
     return stack
+
+
+@pytest.fixture(scope="module")
+def web(make_module_stack):
+    return started_web(make_module_stack)
 
 
 @pytest.fixture(scope="module")
 def web_one_request_a_connection(make_module_stack):
-    stack = make_module_stack("rabbitmq", GUNICORN_REQUESTS_PER_CONNECTION="1")
-    stack.start_web()
-    return stack
+    return started_web(make_module_stack, GUNICORN_REQUESTS_PER_CONNECTION="1")
 
 
 @pytest.fixture(scope="module")
 def web_three_requests_a_connection(make_module_stack):
-    stack = make_module_stack("rabbitmq", GUNICORN_REQUESTS_PER_CONNECTION="3")
-    stack.start_web()
-    return stack
+    return started_web(make_module_stack, GUNICORN_REQUESTS_PER_CONNECTION="3")
 
 
 def get_form(sock: socket.socket) -> http.client.HTTPResponse:
