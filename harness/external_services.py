@@ -29,24 +29,30 @@ def reachable(url: str, timeout: float = 2) -> bool:
         return False
 
 
+# How a skip for a missing service begins, so that the run's summary can name each one.
+UNAVAILABLE_PREFIX = "needs "
+SETUP_HINT = "make test-services installs and starts what the suites need"
+
+
+def unavailable(what: str, reason: str):
+    """Skip the test for want of `what` (or, with CI=true, fail it), saying why."""
+    message = f"{UNAVAILABLE_PREFIX}{what}: {reason}"
+    if IN_CI:
+        pytest.fail(f"{message}, and CI=true needs it ({SETUP_HINT})", pytrace=False)
+    pytest.skip(message)
+
+
 def require(url: str, what: str):
     """Skip (or, with CI=true, fail) when the service at `url` does not answer."""
-    if reachable(url):
-        return
-    message = f"{what} is not reachable at {urlparse(url).netloc}"
-    if IN_CI:
-        pytest.fail(f"{message}, and CI=true needs the real services", pytrace=False)
-    pytest.skip(message)
+    if not reachable(url):
+        parsed = urlparse(url)
+        unavailable(what, f"not reachable at {parsed.hostname}:{parsed.port}")
 
 
 def require_program(name: str, what: str):
     """Skip (or, with CI=true, fail) when the program `name` is not installed."""
-    if shutil.which(name):
-        return
-    message = f"{what} is not installed ({name} is not on PATH)"
-    if IN_CI:
-        pytest.fail(f"{message}, and CI=true needs it", pytrace=False)
-    pytest.skip(message)
+    if not shutil.which(name):
+        unavailable(what, f"{name} is not on PATH")
 
 
 # ---------------------------------------------------------------------------

@@ -4,9 +4,7 @@ import os
 import shutil
 from contextlib import contextmanager
 
-import pytest
-
-from harness.external_services import IN_CI
+from harness.external_services import unavailable
 
 CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -26,10 +24,7 @@ def require_chromium():
     """Skip (or, with CI=true, fail) when Debian's Chromium is not installed."""
     if os.access(CHROMIUM_PATH, os.X_OK) or shutil.which(CHROMIUM_PATH):
         return
-    message = f"Chromium is not installed at {CHROMIUM_PATH} (apt-get install chromium)"
-    if IN_CI:
-        pytest.fail(f"{message}, and CI=true needs it", pytrace=False)
-    pytest.skip(message)
+    unavailable("Chromium", f"not installed at {CHROMIUM_PATH} (apt-get install chromium)")
 
 
 @contextmanager

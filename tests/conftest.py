@@ -1,6 +1,16 @@
+from collections import Counter
+
 import pytest
 
-from harness.external_services import POSTGRES_URL, create_database, delete_queue, drop_database, require
+from harness.external_services import (
+    POSTGRES_URL,
+    SETUP_HINT,
+    UNAVAILABLE_PREFIX,
+    create_database,
+    delete_queue,
+    drop_database,
+    require,
+)
 from harness.processes import RABBITMQ_URL, REDIS_URL, Stack
 
 from .chromium import chromium, require_chromium
@@ -71,3 +81,18 @@ def browser():
     require_chromium()
     with chromium() as running:
         yield running
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter):
+    """One line after the other summaries, naming each service that tests were skipped for want of."""
+    yield
+    wanted: Counter[str] = Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+        reason = reason.removeprefix("Skipped: ")
+        if reason.startswith(UNAVAILABLE_PREFIX):
+            wanted[reason.removeprefix(UNAVAILABLE_PREFIX).partition(":")[0]] += 1
+    if wanted:
+        missing = ", ".join(f"{what} ({count} tests)" for what, count in wanted.most_common())
+        terminalreporter.write_line(f"SKIPPED for want of {missing}: {SETUP_HINT} (as root on Debian)", yellow=True)

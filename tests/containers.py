@@ -16,9 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from harness.external_services import IN_CI
+from harness.external_services import unavailable
 from harness.processes import wait_until
 
 REPO_DIR = Path(__file__).resolve().parent.parent
@@ -65,10 +63,7 @@ def require_compose_tools(what: str) -> None:
     """Skip (or, with CI=true, fail) when this machine lacks the engine or docker-compose to run `what`."""
     missing = missing_tools()
     if missing:
-        message = f"no container engine to run {what}: {', '.join(missing)} missing"
-        if IN_CI:
-            pytest.fail(f"{message}, and CI=true needs it (.ci/run installs them)", pytrace=False)
-        pytest.skip(message)
+        unavailable("a container engine", f"{what} needs {', '.join(missing)}")
 
 
 def engine(*args: str, timeout: float = COMMAND_TIMEOUT, check: bool = True) -> str:

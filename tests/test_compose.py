@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 import yaml
 
-from harness.external_services import IN_CI
+from harness.external_services import unavailable
 from harness.processes import WEB_COMMAND, WORKER_COMMAND
 
 REPO_DIR = Path(__file__).resolve().parent.parent
@@ -145,10 +145,7 @@ def run_compose_config(tmp_path: Path, secret_key: str | None) -> subprocess.Com
     """`compose config` on the file, with an empty env file so a local .env plays no part."""
     command = compose_command()
     if command is None:
-        message = "no compose client installed (docker compose or docker-compose)"
-        if IN_CI:
-            pytest.fail(f"{message}, and CI=true needs it (.ci/run installs docker-compose)", pytrace=False)
-        pytest.skip(message)
+        unavailable("docker-compose", "no compose client installed (docker compose or docker-compose)")
     empty_env_file = tmp_path / "empty.env"
     empty_env_file.write_text("")
     environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SECRET_KEY"}

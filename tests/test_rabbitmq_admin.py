@@ -17,21 +17,16 @@ import amqp.exceptions
 import pytest
 from kombu import Connection
 
+from harness.external_services import unavailable
+
 REPO_DIR = Path(__file__).resolve().parent.parent
 SCRIPT = REPO_DIR / "rabbitmq" / "setup-rabbitmq.sh"
 AMQP_HOST, AMQP_PORT = "127.0.0.1", 5672
-IN_CI = os.environ.get("CI", "").lower() == "true"
 SCRIPT_TIMEOUT = 120
 RABBITMQCTL_TIMEOUT = 60
 AMQP_TIMEOUT = 5
 # Words the script prints only when it changed something.
 CHANGE_WORDS = (": created", ": password changed", ": set (")
-
-
-def unavailable(reason: str):
-    if IN_CI:
-        pytest.fail(f"{reason}, and CI=true needs the local RabbitMQ", pytrace=False)
-    pytest.skip(reason)
 
 
 def rabbitmqctl(*arguments: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -48,18 +43,18 @@ def rabbitmqctl(*arguments: str, check: bool = True) -> subprocess.CompletedProc
 def local_rabbitmq():
     """The local node, reachable both by rabbitmqctl and on the AMQP port."""
     if shutil.which("rabbitmqctl") is None:
-        unavailable("rabbitmqctl is not installed")
+        unavailable("rabbitmqctl", "not installed")
     try:
         status = rabbitmqctl("await_startup", "--timeout", "10", check=False)
     except subprocess.TimeoutExpired:
-        unavailable("rabbitmqctl did not answer in time")
+        unavailable("rabbitmqctl", "no answer in time")
     if status.returncode != 0:
-        unavailable(f"rabbitmqctl cannot reach the local node: {status.stderr.strip()[:300]}")
+        unavailable("rabbitmqctl", f"cannot reach the local node: {status.stderr.strip()[:300]}")
     try:
         with socket.create_connection((AMQP_HOST, AMQP_PORT), timeout=AMQP_TIMEOUT):
             pass
     except OSError as error:
-        unavailable(f"RabbitMQ does not accept AMQP on {AMQP_HOST}:{AMQP_PORT}: {error}")
+        unavailable("RabbitMQ", f"no AMQP on {AMQP_HOST}:{AMQP_PORT}: {error}")
 
 
 @pytest.fixture
