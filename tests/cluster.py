@@ -73,6 +73,29 @@ class ClusterProject(ComposeProject):
     def network(self) -> str:
         return f"{self.name}_default"
 
+    def address(self, container: str) -> str:
+        """The container's address on the deployment's network."""
+        template = f'{{{{(index .NetworkSettings.Networks "{self.network}").IPAddress}}}}'
+        return engine("inspect", "--format", template, container).strip()
+
+    def rabbitmq_diagnostics(self) -> str:
+        """What each RabbitMQ node says of the cluster, and the end of its log, for a failed wait."""
+
+        def output(*args: str) -> str:
+            try:
+                result = self.attempt(*COMPOSE_FILES, *args, timeout=60)
+            except subprocess.TimeoutExpired:
+                return "(no answer within 60 s)\n"
+            return result.stdout + result.stderr
+
+        return "\n".join(
+            f"--- {node}: rabbitmqctl cluster_status\n"
+            + output("exec", "-T", node, "rabbitmqctl", "cluster_status")
+            + f"--- {node}: the end of its log\n"
+            + output("logs", "--no-color", "--tail", "60", node)
+            for node in RABBITMQ_NODES
+        )
+
     def web_server(self) -> str:
         """The container of the first web server running (a fault may have one down)."""
         running = [container for service in WEB_SERVERS for container in self.containers(service)]

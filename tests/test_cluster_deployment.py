@@ -128,7 +128,10 @@ def assert_nothing_lost(report: FaultReport):
 
 def wait_for_whole_cluster(cluster: Cluster):
     cluster.wait_healthy(NODES, timeout=RECOVERY_TIMEOUT)
-    wait_until(lambda: len(cluster.running_nodes()) == 3, RECOVERY_TIMEOUT, interval=2, what="3 running nodes")
+    try:
+        wait_until(lambda: len(cluster.running_nodes()) == 3, RECOVERY_TIMEOUT, interval=2, what="3 running nodes")
+    except TimeoutError as error:
+        raise AssertionError(f"{error}\n{cluster.rabbitmq_diagnostics()}") from error
 
 
 def test_the_three_nodes_form_one_cluster_and_the_task_queue_is_a_quorum_queue_on_all(cluster):
@@ -202,6 +205,8 @@ def test_a_node_cut_off_the_network_then_healed_loses_nothing(cluster, reports):
         # The task queue's leader: the majority must elect another while clients lose their node.
         node = cluster.task_queue()["leader"].split("@", 1)[1]
         container = cluster.container(node)
+        # A partition heals with the node at the address it had; the others reconnect to that.
+        address = cluster.address(container)
         engine("network", "disconnect", cluster.network, container)
         try:
             cut_at = time.monotonic()
@@ -215,7 +220,7 @@ def test_a_node_cut_off_the_network_then_healed_loses_nothing(cluster, reports):
                 what="the cut node out of the cluster",
             )
         finally:
-            engine("network", "connect", "--alias", node, cluster.network, container)
+            engine("network", "connect", "--alias", node, "--ip", address, cluster.network, container)
         wait_for_whole_cluster(cluster)
         return [f"{container} cut off, then connected again"]
 
