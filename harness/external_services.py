@@ -7,7 +7,7 @@ import subprocess
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlparse
 
 import psycopg
@@ -34,7 +34,7 @@ UNAVAILABLE_PREFIX = "needs "
 SETUP_HINT = "make test-services installs and starts what the suites need"
 
 
-def unavailable(what: str, reason: str):
+def unavailable(what: str, reason: str) -> NoReturn:
     """Skip the test for want of `what` (or, with CI=true, fail it), saying why."""
     message = f"{UNAVAILABLE_PREFIX}{what}: {reason}"
     if IN_CI:
