@@ -24,7 +24,8 @@ SEND_ONE_SUBMISSION = textwrap.dedent(
     [message_file] = (settings.EMBEDDED_BROKER_DIR / "queue").glob("*.msg")
     message = json.loads(message_file.read_text())
     args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
-    print(json.dumps({"task": message["headers"]["task"], "args": args, "kwargs": kwargs}))
+    expected = services.expected_result(*args)
+    print(json.dumps({"task": message["headers"]["task"], "args": args, "kwargs": kwargs, "expected": expected}))
     """
 )
 
@@ -66,10 +67,13 @@ def run_in_project(project_dir, settings_module, code, tmp_path, stdin=""):
 
 def test_the_task_web_app_sends_is_one_the_worker_registers_with_that_arity(tmp_path):
     sent = run_in_project(WEB_DIR, "web_app.settings", SEND_ONE_SUBMISSION, tmp_path)
+    expected = sent.pop("expected")
     assert sent == {"task": "adding_taski", "args": ["cats", "dogs"], "kwargs": {}}
 
     received = run_in_project(WORKER_DIR, "rabbitmq_celery.settings", CHECK_CALL, tmp_path, json.dumps(sent))
-    assert received == {"registered": "adding_taski", "returns": "cats es dogs"}
+    # The web app records only the result it expects, and refuses any other.
+    assert received == {"registered": "adding_taski", "returns": expected}
+    assert expected == "cats es dogs"
 
 
 def imported_modules(path):

@@ -61,3 +61,23 @@ def test_a_forged_result_does_not_stop_the_collection_of_the_others(stack):
     assert "good es one" in stack.results_lines()
     statuses = {row["first"]: row["status"] for row in stack.submissions()}
     assert (statuses["bad"], statuses["good"]) == ("failed", "done")
+
+
+def test_a_success_that_is_not_the_join_of_its_inputs_fails_and_writes_no_line(stack):
+    """Anyone who can write to the result backend could otherwise have any text appended to the results file."""
+    browser = HttpClient(stack.base_url)
+    page = browser.submit("cats", "forged success")
+    task_id = next(row["task_id"] for row in stack.submissions() if row["second"] == "forged success")
+    forged = "\x1b]0;owned\x07\\n" + "owned " * 20_000
+    store_raw(task_id, json.dumps({"status": "SUCCESS", "result": forged}).encode())
+    path = browser.path_of(page)
+
+    status = browser.get(path + "status.json").json()
+    detail = browser.get(path)
+
+    assert status["status"] == "failed"
+    assert "does not match its inputs" in status["error"]
+    assert "Failed" in detail.text and "does not match its inputs" in detail.text
+    assert "owned" not in detail.text
+    assert not any("owned" in line or "forged success" in line for line in stack.results_lines())
+    assert next(row for row in stack.submissions() if row["task_id"] == task_id)["status"] == "failed"

@@ -18,6 +18,7 @@ worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
 threads = int(os.environ.get("GUNICORN_THREADS", "64"))
 # Seconds a kept-alive connection may wait for its next request; the gevent worker also
 # gives a client this long to send a request's line and headers, then closes the connection.
+# gunicorn bounds no body's time: REQUEST_BODY_TIMEOUT does (submissions/middleware.py).
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 # Seconds a worker process may stay silent before the master restarts it. Its main loop
 # keeps signalling while requests are served, so this is no per-request limit:

@@ -1,5 +1,7 @@
 import inspect
 
+import pytest
+
 from adding.tasks import ADDING_TASK_NAME, adding_taski
 from rabbitmq_celery.celery import app
 
@@ -22,3 +24,14 @@ def test_task_runs_through_celery_apply():
 
 def test_task_takes_exactly_two_arguments():
     assert list(inspect.signature(adding_taski.run).parameters) == ["first", "second"]
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [((1, 2), "TypeError"), (("x" * 201, "dogs"), "ValueError"), (("cats", "\x1b]0;title\x07"), "ValueError")],
+)
+def test_task_with_arguments_the_form_refuses_fails_with_the_reason(args, error):
+    result = adding_taski.apply(args=args)
+    assert result.failed()
+    assert type(result.result).__name__ == error
+    assert "first" in str(result.result) or "second" in str(result.result)

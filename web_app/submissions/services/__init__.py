@@ -12,7 +12,7 @@ from ..exceptions import (
     WriteLockTimeout,
 )
 from .collecting import CollectReport, collect_pending
-from .outcomes import Outcome, read_outcome, read_outcomes
+from .outcomes import Outcome, expected_result, read_outcome, read_outcomes
 from .recording import finish_interrupted_recordings, outcome_record, result_record
 from .sending import discard, send, submission_create
 from .waiting import result_came_since, wait_for_result
@@ -29,6 +29,7 @@ __all__ = [
     "WriteLockTimeout",
     "collect_pending",
     "discard",
+    "expected_result",
     "finish_interrupted_recordings",
     "outcome_record",
     "read_outcome",

@@ -23,6 +23,22 @@ class Outcome:
     finished_at: datetime | None = None
 
 
+def expected_result(first: str, second: str) -> str:
+    """The only result the worker's task (rabbitmq_celery's join_strings) gives for these inputs."""
+    return f"{first} es {second}"
+
+
+# Whoever can publish to the broker or write to the result backend could otherwise have any text written.
+MISMATCH_ERROR = "The result does not match its inputs, so it was not written to the results file."
+
+
+def checked_against_inputs(outcome: Outcome, first: str, second: str) -> Outcome:
+    """The outcome, or a failure when it is a success whose result is not what its inputs give."""
+    if outcome.status == Submission.Status.DONE and outcome.result != expected_result(first, second):
+        return Outcome(Submission.Status.FAILED, error=MISMATCH_ERROR, finished_at=outcome.finished_at)
+    return outcome
+
+
 def malformed(reason: str) -> Outcome:
     return Outcome(Submission.Status.FAILED, error=f"The result backend holds a result that cannot be used: {reason}")
 

@@ -28,7 +28,7 @@ from ..locks import WriteLockTimeout, queued_writer, submission_slot
 from ..models import Submission
 from ..result_backend import is_backend_unreachable, result_store
 from ..results_file import append_line, results_file_lock, results_line
-from .outcomes import Outcome, read_outcome
+from .outcomes import Outcome, checked_against_inputs, read_outcome
 from .waiting import outcome_wait
 
 logger = logging.getLogger(__name__)
@@ -79,8 +79,10 @@ def outcome_record(submission: Submission, outcome: Outcome) -> bool:
     writers stayed busy past WRITE_LOCK_TIMEOUT (the submission stays pending for
     the collector); `submission` shows what is stored either way. Raises
     NotRecorded (the submission stays pending) when the results file or the
-    database cannot be written.
+    database cannot be written. A success whose result is not what its inputs
+    give is recorded as a failure, and nothing is written.
     """
+    outcome = checked_against_inputs(outcome, submission.first, submission.second)
     finished_at = outcome.finished_at or timezone.now()
     try:
         # In a slot, as a submission's sending is: without one, a process's recordings ran beside

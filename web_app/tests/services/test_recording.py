@@ -11,6 +11,7 @@ from django.utils import timezone
 from submissions import services
 from submissions.models import Submission
 from submissions.services import recording
+from submissions.services.outcomes import MISMATCH_ERROR
 
 from .results import done, store, store_raw
 
@@ -212,12 +213,49 @@ def test_a_hostile_result_fails_its_submission_with_a_reason(submission, results
     assert not results_file.exists()
 
 
-def test_a_result_with_line_breaks_is_written_as_one_line(submission, results_file):
-    store(str(submission.task_id), "cats\nes\u2028dogs")
+def test_a_result_with_line_breaks_is_written_as_one_line(db, results_file):
+    # Inputs the form refuses, which a submission made some other way may still hold.
+    submission = Submission.objects.create(first="cats\nx", second="\u2028dogs", task_id=uuid.uuid4())
+    store(str(submission.task_id), "cats\nx es \u2028dogs")
 
     services.result_record(submission)
 
-    assert results_file.read_text(encoding="utf-8").splitlines() == ["cats\\nes\\u2028dogs"]
+    assert results_file.read_text(encoding="utf-8").splitlines() == ["cats\\nx es \\u2028dogs"]
+
+
+@pytest.mark.parametrize(
+    "forged",
+    ["owls es bats", "cats es dogs ", "\x1b[2J\x1b]0;pwned\x07", "x" * 100_000, ""],
+    ids=["another join", "one more space", "terminal escapes", "100 KB", "empty"],
+)
+def test_a_result_that_is_not_the_join_of_its_inputs_fails_and_writes_nothing(submission, results_file, forged):
+    store(str(submission.task_id), forged)
+
+    services.result_record(submission)
+
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.FAILED
+    assert submission.error == MISMATCH_ERROR
+    assert "not match its inputs" in submission.error
+    assert submission.result == "" and submission.line_offset is None
+    assert not results_file.exists()
+
+
+def test_a_mismatched_result_fails_its_submission_through_every_recorder(db, results_file):
+    collected, handed = (Submission.objects.create(first="a", second=f"b{n}", task_id=uuid.uuid4()) for n in range(2))
+    store(str(collected.task_id), "a es b1")
+
+    services.collect_pending()
+    services.outcome_record(handed, done("a es b0"))
+
+    for submission in (collected, handed):
+        submission.refresh_from_db()
+        assert (submission.status, submission.error) == (Submission.Status.FAILED, MISMATCH_ERROR)
+    assert not results_file.exists()
+
+
+def test_the_expected_result_is_the_workers_join():
+    assert services.expected_result("cats", "dogs") == "cats es dogs"
 
 
 @pytest.mark.django_db
