@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Create or update a RabbitMQ user, its vhost, permissions and tags on a running node, and
-# the vhost's bound on its task queues.
+# the vhost's bounds on its queues.
 #
 # Usage: rabbitmq/setup-rabbitmq.sh [USER [PASSWORD [VHOST]]]
 # Missing arguments come from RABBITMQ_USER, RABBITMQ_PASSWORD, RABBITMQ_VHOST, then
 # from the defaults django / django / rabbit. The user gets the tag `management` and
 # all permissions on that vhost. The policy `task-queue-bound` keeps at most
 # SUBMISSIONS_MAX_QUEUED (10000) messages in each task queue of the vhost and refuses
-# publishes past it (Celery's broadcast and reply queues left out); a policy, unlike a
-# queue argument, changes on a queue that exists. Each step looks first and changes only
-# what differs, so running the script again changes nothing. Needs rabbitmqctl and the node's
+# publishes past it (Celery's broadcast, reply and event queues left out); the policy
+# `internal-queue-bound` keeps each of those to 1000 messages of at most 5 minutes and
+# deletes it after 10 minutes unused. A policy, unlike a queue argument, changes on a
+# queue that exists. Each step looks first and changes only what differs, so running the
+# script again changes nothing. Needs rabbitmqctl and the node's
 # Erlang cookie (root on a local install, or `docker compose exec rabbitmq ...`).
 set -euo pipefail
 
@@ -24,9 +26,9 @@ vhost=${3:-${RABBITMQ_VHOST:-rabbit}}
 tags=management
 permission='.*'
 max_queued=${SUBMISSIONS_MAX_QUEUED:-10000}
-policy=task-queue-bound
-policy_pattern='^(?!celeryev\.)(?!.*\.pidbox$)'
-policy_definition="{\"max-length\":$max_queued,\"overflow\":\"reject-publish\"}"
+# Definitions with their keys in order, as list_policies prints them.
+task_policy_definition="{\"max-length\":$max_queued,\"overflow\":\"reject-publish\"}"
+internal_policy_definition='{"expires":600000,"max-length":1000,"message-ttl":300000}'
 
 ctl() {
     rabbitmqctl --quiet "$@"
@@ -83,12 +85,21 @@ else
     echo "tags of $user: set ($tags)"
 fi
 
-# Columns: vhost, name, pattern, apply-to, definition, priority.
-policies=$(listing list_policies -p "$vhost")
-current_policy=$(awk -F'\t' -v name="$policy" '$2 == name { print $3 "\t" $4 "\t" $5 }' <<<"$policies")
-if [[ $current_policy == "$(printf '%s\t%s\t%s' "$policy_pattern" queues "$policy_definition")" ]]; then
-    echo "policy $policy on $vhost: unchanged (at most $max_queued messages a task queue)"
-else
-    ctl set_policy -p "$vhost" --apply-to queues "$policy" "$policy_pattern" "$policy_definition" >/dev/null
-    echo "policy $policy on $vhost: set (at most $max_queued messages a task queue)"
-fi
+# Usage: ensure_policy NAME PATTERN DEFINITION DESCRIPTION
+ensure_policy() {
+    local name=$1 pattern=$2 definition=$3 description=$4 policies current
+    # Columns: vhost, name, pattern, apply-to, definition, priority.
+    policies=$(listing list_policies -p "$vhost")
+    current=$(awk -F'\t' -v name="$name" '$2 == name { print $3 "\t" $4 "\t" $5 }' <<<"$policies")
+    if [[ $current == "$(printf '%s\t%s\t%s' "$pattern" queues "$definition")" ]]; then
+        echo "policy $name on $vhost: unchanged ($description)"
+    else
+        ctl set_policy -p "$vhost" --apply-to queues "$name" "$pattern" "$definition" >/dev/null
+        echo "policy $name on $vhost: set ($description)"
+    fi
+}
+
+ensure_policy task-queue-bound '^(?!celeryev\.)(?!.*\.pidbox$)' "$task_policy_definition" \
+    "at most $max_queued messages a task queue"
+ensure_policy internal-queue-bound '^celeryev\.|\.pidbox$' "$internal_policy_definition" \
+    "at most 1000 messages an event, broadcast or reply queue"

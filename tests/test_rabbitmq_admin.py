@@ -17,7 +17,7 @@ import amqp.exceptions
 import pytest
 from kombu import Connection
 
-from harness.external_services import unavailable
+from harness.external_services import amqp_channel, unavailable
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 SCRIPT = REPO_DIR / "rabbitmq" / "setup-rabbitmq.sh"
@@ -184,3 +184,32 @@ def test_refuses_extra_arguments():
     result = run_script("user", "password", "vhost", "surplus")
     assert result.returncode == 2
     assert "usage:" in result.stderr
+
+
+DEFINITIONS_FILE = REPO_DIR / "rabbitmq" / "definitions.json"
+
+
+def test_the_policies_are_those_of_definitions_json_and_bound_every_queue_celery_declares(fresh_account):
+    user, password, vhost = fresh_account["user"], fresh_account["password"], fresh_account["vhost"]
+    assert run_script(user, password, vhost).returncode == 0
+
+    listed = json.loads(rabbitmqctl("list_policies", "-p", vhost, "--formatter", "json").stdout)
+    policies = {policy["name"]: policy for policy in listed}
+    for wanted in json.loads(DEFINITIONS_FILE.read_text())["policies"]:
+        policy = policies[wanted["name"]]
+        assert (policy["pattern"], policy["apply-to"]) == (wanted["pattern"], wanted["apply-to"])
+        assert json.loads(policy["definition"]) == wanted["definition"]
+
+    # Named as Celery names them: the task queue, a worker's broadcast queue, a reply queue, an event queue.
+    queues = {
+        "celery": "task-queue-bound",
+        "worker1@host.celery.pidbox": "internal-queue-bound",
+        "2f1c4b9e-reply.reply.celery.pidbox": "internal-queue-bound",
+        "celeryev.2f1c4b9e": "internal-queue-bound",
+    }
+    with Connection(amqp_url(user, password, vhost), connect_timeout=AMQP_TIMEOUT) as connection:
+        for name in queues:
+            amqp_channel(connection).queue_declare(name, durable=name == "celery", auto_delete=name != "celery")
+        listing = rabbitmqctl("list_queues", "-p", vhost, "--no-table-headers", "name", "policy").stdout
+    applied = dict(line.split("\t") for line in listing.splitlines())
+    assert applied == queues

@@ -70,3 +70,25 @@ def test_sha256_check_tells_passwords_apart():
     known = base64.b64encode(salt + hashlib.sha256(salt + b"secret").digest()).decode()
     assert sha256_password_matches(known, "secret")
     assert not sha256_password_matches(known, "Secret")
+
+
+CONFIG_FILE = REPO_DIR / "rabbitmq" / "rabbitmq.conf"
+
+
+def test_every_queue_of_the_vhost_is_bound_by_a_policy(definitions):
+    policies = {policy["name"]: policy for policy in definitions["policies"]}
+    assert set(policies) == {"task-queue-bound", "internal-queue-bound"}
+    assert policies["task-queue-bound"]["definition"] == {"max-length": 10000, "overflow": "reject-publish"}
+    # Celery's event queues, workers' broadcast queues and reply queues: few messages, short-lived.
+    assert policies["internal-queue-bound"]["pattern"] == r"^celeryev\.|\.pidbox$"
+    assert policies["internal-queue-bound"]["definition"] == {
+        "expires": 600000,
+        "max-length": 1000,
+        "message-ttl": 300000,
+    }
+    assert {policy["apply-to"] for policy in policies.values()} == {"queues"}
+
+
+def test_the_node_refuses_messages_over_64_kib():
+    lines = [line.split("=", 1) for line in CONFIG_FILE.read_text().splitlines() if line.startswith("max_message_size")]
+    assert [(name.strip(), int(value)) for name, value in lines] == [("max_message_size", 65536)]

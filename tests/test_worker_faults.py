@@ -5,8 +5,10 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from harness.external_services import queue_depth
-from harness.processes import HttpClient, post_duration, submit_concurrently, wait_until
+from harness.processes import REPO_DIR, HttpClient, post_duration, submit_concurrently, wait_until
 
 RESULT_TIMEOUT = 2
 
@@ -148,3 +150,47 @@ def test_two_workers_on_one_queue_share_the_load_and_each_result_is_written_once
     assert all(done_by), f"both workers took tasks: {done_by}"
     assert sum(done_by) == len(pairs)
     assert_each_line_once(stack, pairs)
+
+
+CRASHING_INPUT = "crash"
+
+
+@pytest.mark.parametrize("transport", ["rabbitmq", "embedded"])
+def test_a_task_that_kills_its_pool_process_fails_after_three_crashes_and_the_rest_are_served(make_stack, transport):
+    stack = make_stack(transport, RESULT_TIMEOUT="1")
+    python_path = os.pathsep.join(filter(None, [str(REPO_DIR), stack.env.get("PYTHONPATH")]))
+    worker = stack.start_worker(
+        "--concurrency",
+        "1",
+        "--include",
+        "harness.crashing_inputs",
+        env={**stack.env, "PYTHONPATH": python_path, "E2E_CRASHING_INPUT": CRASHING_INPUT},
+    )
+    stack.start_web()
+    crasher = HttpClient(stack.base_url)
+    crashing = crasher.submit(CRASHING_INPUT, "cats")
+    pairs = [(f"served{index}", "dogs") for index in range(4)]
+    pages = submit_concurrently(stack.base_url, pairs)
+
+    browser = HttpClient(stack.base_url)
+    for page in pages:
+        assert "es dogs" in browser.wait_until_recorded(page)
+    failed = crasher.wait_until_recorded(crashing, timeout=60)
+
+    assert "the task crashed its worker 3 times; it is not run again" in failed
+    [row] = [row for row in stack.submissions() if row["first"] == CRASHING_INPUT]
+    assert row["status"] == "failed"
+    assert row["error"] == "CrashedItsWorker: the task crashed its worker 3 times; it is not run again"
+    assert worker.log().count("exited with 'signal 9 (SIGKILL)'") == 3, "three runs, each killing its pool process"
+    worker.check_running()
+    assert sorted(stack.results_lines()) == expected_lines(pairs)
+    assert {row["status"] for row in stack.submissions() if row["first"] != CRASHING_INPUT} == {"done"}
+    if transport == "rabbitmq":
+        depth = wait_until(
+            lambda: (depth := queue_depth(stack.queue)) and depth.total == 0 and depth,
+            timeout=10,
+            what="the queue empty",
+        )
+        assert depth.total == 0, "the queue keeps no message of the crashing task"
+    collected = stack.manage("collect_results")
+    assert "done: 0, failed: 0, still pending: 0" in collected.stdout, "nothing left for the collector to send again"
