@@ -86,7 +86,7 @@ def test_the_admin_refuses_a_guesser_even_the_right_password(make_stack):
 
     assert guesses[:4] == [200] * 4 and guesses[4:] == [429, 429]
     assert right_one.status_code == 429
-    assert "Too many failed logins came from your address" in right_one.text
+    assert "Too many failed logins (5 in a row) came from your address or named this account" in right_one.text
 
     stack.manage("axes_reset")
 

@@ -5,12 +5,22 @@ from django.apps import AppConfig
 logger = logging.getLogger(__name__)
 
 
+def staff_session_expires_soon(sender, request, user, **kwargs):
+    """A login's session lasts ADMIN_SESSION_SECONDS, not the two weeks a visitor's does."""
+    from django.conf import settings
+
+    request.session.set_expiry(settings.ADMIN_SESSION_SECONDS)
+
+
 class SubmissionsConfig(AppConfig):
     name = "submissions"
 
     def ready(self):
         from django.conf import settings
+        from django.contrib.auth.signals import user_logged_in
         from kombu.utils.url import maybe_sanitize_url
+
+        user_logged_in.connect(staff_session_expires_soon, dispatch_uid="staff_session_expires_soon")
 
         from web_app.celery import app
 

@@ -27,7 +27,7 @@ def submission_retry_after(request) -> int | None:
     may submit again when it is over the rate, else None.
 
     django-ratelimit counts in the cache that every web process shares, in fixed
-    windows of the rate's period, per client address (IPv6 clients per /64).
+    windows of the rate's period, per client address (IPv6 clients per /64, IPv4 ones per address).
     """
     if settings.SUBMISSIONS_RATE == "off":
         return None
@@ -38,28 +38,45 @@ def submission_retry_after(request) -> int | None:
 
 
 def client_address(request) -> str:
-    """The address of the client a request comes from.
+    """The address of the client a request comes from, in its canonical form.
 
     The connection's address, unless that is a proxy of TRUSTED_PROXIES: then
     the last address of X-Forwarded-For that is not such a proxy. A client
     that writes its own X-Forwarded-For can only add addresses before the
     ones the proxies append, so it cannot pass for another client.
+
+    The rate limit masks an address with a colon as IPv6 (per /64), so an IPv4
+    client seen through an IPv6 socket (::ffff:1.2.3.4) is given as 1.2.3.4:
+    else every IPv4 client of a server bound to [::] would count as one.
     """
     remote = request.META.get("REMOTE_ADDR", "")
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if not forwarded or not settings.TRUSTED_PROXIES or not is_trusted_proxy(parsed_address(remote)):
+    connection = parsed_address(remote)
+    if connection is None:
         return remote
-    for hop in reversed([hop.strip() for hop in forwarded.split(",")]):
-        parsed = parsed_address(hop)
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if not forwarded or not settings.TRUSTED_PROXIES or not is_trusted_proxy(connection):
+        return str(connection)
+    for hop in reversed(forwarded.split(",")):
+        parsed = parsed_address(without_port(hop.strip()))
         if parsed is None:
-            return remote
+            return str(connection)
         if not is_trusted_proxy(parsed):
-            return hop
-    return remote
+            return str(parsed)
+    return str(connection)
 
 
 def is_trusted_proxy(address: IPAddress | None) -> bool:
     return address is not None and any(address in network for network in trusted_networks())
+
+
+def without_port(hop: str) -> str:
+    """A forwarded hop's address without the port some proxies add: 1.2.3.4:5678, [2001:db8::1]:443."""
+    if hop.startswith("["):
+        address, bracket, _ = hop[1:].partition("]")
+        return address if bracket else hop
+    address, colon, port = hop.partition(":")
+    # One colon only: a bare IPv6 address has several.
+    return address if colon and port.isdigit() else hop
 
 
 def parsed_address(address: str) -> IPAddress | None:

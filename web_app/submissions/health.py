@@ -8,6 +8,9 @@ its answer to every caller for HEALTH_CACHE_SECONDS.
 
 What the pages say about the workers is one answer for every web process: the
 newest check of any of them, shared through the result store.
+
+Why a part is down (an exception's text, a host or a path) goes to the log, and
+to staff; the public answer says up or down, as a load balancer needs.
 """
 
 import json
@@ -46,6 +49,10 @@ class PartState:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def public_dict(self) -> dict:
+        """What anyone may know: up or down, none of the detail."""
+        return {"up": self.up}
+
 
 @dataclass
 class WorkersState(PartState):
@@ -58,14 +65,24 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def down(part: str, detail: str) -> PartState:
+    """A part found down; why, in the log."""
+    logger.warning("Health: %s down: %s", part, detail)
+    return PartState(up=False, detail=detail)
+
+
+def workers_down(detail: str) -> "WorkersState":
+    logger.warning("Health: workers down: %s", detail)
+    return WorkersState(up=False, detail=detail)
+
+
 def check_broker() -> PartState:
     """Open a connection to the broker, trying once, within HEALTH_TIMEOUT."""
     try:
         with health_connection() as connection:
             connection.ensure_connection(max_retries=1, interval_start=0, timeout=settings.HEALTH_TIMEOUT)
     except Exception as exc:  # any failure to connect means the broker is down for us
-        logger.warning("Health: broker unavailable: %s", exc)
-        return PartState(up=False, detail=describe(exc))
+        return down("broker", describe(exc))
     return PartState(up=True, detail="connected")
 
 
@@ -75,8 +92,7 @@ def check_result_backend() -> PartState:
     try:
         backend.get(backend.get_key_for_task(BACKEND_PROBE_TASK_ID))
     except Exception as exc:  # any failure to read means results cannot be fetched
-        logger.warning("Health: result backend unavailable: %s", exc)
-        return PartState(up=False, detail=describe(exc))
+        return down("result_backend", describe(exc))
     return PartState(up=True, detail="reachable")
 
 
@@ -89,14 +105,12 @@ def check_results_file() -> PartState:
     target = Path(settings.RESULTS_FILE)
     existing = next((path for path in (target, *target.parents) if path.exists()), None)
     if existing is None or (existing != target and not existing.is_dir()):
-        return PartState(up=False, detail=f"{existing or target} is not a folder, so {target} cannot be created")
+        return down("results_file", f"{existing or target} is not a folder, so {target} cannot be created")
     if not os.access(existing, os.W_OK if existing == target else os.W_OK | os.X_OK):
-        return PartState(up=False, detail=f"{existing} is not writable")
+        return down("results_file", f"{existing} is not writable")
     free_mb = shutil.disk_usage(existing if existing.is_dir() else existing.parent).free / 2**20
     if free_mb < settings.RESULTS_MIN_FREE_MB:
-        return PartState(
-            up=False, detail=f"{free_mb:.0f} MB free beside {target}, under {settings.RESULTS_MIN_FREE_MB:g} MB"
-        )
+        return down("results_file", f"{free_mb:.0f} MB free beside {target}, under {settings.RESULTS_MIN_FREE_MB:g} MB")
     return PartState(up=True, detail=f"writable, {free_mb:.0f} MB free")
 
 
@@ -114,7 +128,7 @@ def check_workers(broker: PartState | None = None) -> WorkersState:
     """
     broker = broker or check_broker()
     if not broker.up:
-        return WorkersState(up=False, detail="the broker is unavailable, so no worker can answer")
+        return workers_down("the broker is unavailable, so no worker can answer")
     queue = app.conf.task_default_queue
     answering = []
     deadline = time.monotonic() + 2 * settings.HEALTH_TIMEOUT
@@ -139,9 +153,8 @@ def check_workers(broker: PartState | None = None) -> WorkersState:
     except OurWorkerAnswered:
         return WorkersState(up=True, detail=f"a worker answers for queue {queue!r}", workers=answering)
     except Exception as exc:  # a broadcast that fails reaches no worker
-        logger.warning("Health: worker broadcast failed: %s", exc)
-        return WorkersState(up=False, detail=describe(exc))
-    return WorkersState(up=False, detail=f"no worker answered for queue {queue!r}")
+        return workers_down(f"the broadcast failed: {describe(exc)}")
+    return workers_down(f"no worker answered for queue {queue!r}")
 
 
 def check_parts() -> dict[str, PartState]:
@@ -238,14 +251,21 @@ def longest_check_seconds() -> float:
     return LONGEST_CHECK_TIMEOUTS * settings.HEALTH_TIMEOUT + 1
 
 
-def check_all() -> tuple[bool, dict]:
-    """Every part's state, checked at most HEALTH_CACHE_SECONDS ago; True when all are up."""
+def check_all(with_details: bool = False) -> tuple[bool, dict]:
+    """Every part's state, checked at most HEALTH_CACHE_SECONDS ago; True when all are up.
+
+    Each part says only whether it is up, unless `with_details` (for staff): then why, and
+    which workers answered.
+    """
     report = health_checks.report(max_age=settings.HEALTH_CACHE_SECONDS, wait=longest_check_seconds())
     if report is None:
         detail = f"the first health check has not finished within {longest_check_seconds():g} s"
+        logger.warning("Health: every part down: %s", detail)
         parts = {name: PartState(up=False, detail=detail) for name in ("broker", "result_backend", "results_file")}
         report = HealthReport({**parts, "workers": WorkersState(up=False, detail=detail)})
-    return report.healthy, {name: part.as_dict() for name, part in report.parts.items()}
+    return report.healthy, {
+        name: part.as_dict() if with_details else part.public_dict() for name, part in report.parts.items()
+    }
 
 
 def cached_worker_state(wait: float = 0) -> WorkersState | None:

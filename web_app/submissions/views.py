@@ -1,4 +1,7 @@
+import logging
+
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -8,7 +11,9 @@ from django.views.decorators.http import require_http_methods, require_safe
 from . import clients, formatting, health, selectors, services
 from .forms import posted_form
 from .models import Submission
-from .visitors import visitor_id, visitor_id_ensure
+from .visitors import visitor_id, visitor_id_or_new, visitor_remember
+
+logger = logging.getLogger(__name__)
 
 # Seconds a client refused because the task queue is full is told to wait before trying again.
 QUEUE_FULL_RETRY_AFTER = 60
@@ -24,8 +29,9 @@ def submission_form(request):
             return render_form(request, form, status=429, unavailable="rate", retry_after=retry_after)
         if not form.is_valid():
             return render_form(request, form, status=400)
+        visitor = visitor_id_or_new(request)
         try:
-            submission, result = services.submission_create(**form.cleaned_data, visitor=visitor_id_ensure(request))
+            submission, result = services.submission_create(**form.cleaned_data, visitor=visitor)
         except services.QueueFull:
             return render_form(request, form, status=503, unavailable="queue-full", retry_after=QUEUE_FULL_RETRY_AFTER)
         except services.BrokerUnavailable:
@@ -38,6 +44,7 @@ def submission_form(request):
             return render_form(request, form, status=503, unavailable="database")
         except services.DatabaseUnwritable:
             return render_form(request, form, status=503, unavailable="database-unwritable")
+        visitor_remember(request, visitor)
         # With no worker answering, the wait could only end in the pending page: show it at once.
         # What another web process learnt of the workers a moment ago is worth a short wait.
         if health.no_worker_answering(wait=settings.HEALTH_TIMEOUT) is not True:
@@ -67,8 +74,13 @@ def render_form(request, form, status=200, unavailable=None, retry_after=None):
 
 
 def render_not_recorded(request, submission, exc):
-    """503: the result came, but the results file or the database would not take it."""
-    context = {"submission": submission, "reason": str(exc)}
+    """503: the result came, but the results file or the database would not take it.
+
+    The page says which in general terms; the error itself, which can name tables, hosts
+    or paths, goes to the log.
+    """
+    logger.warning("Result of %s not recorded yet: %s", submission.task_id, exc)
+    context = {"submission": submission, "database": isinstance(exc.__cause__, DatabaseError)}
     return render(request, "submissions/not_recorded.html", context, status=503)
 
 
@@ -106,8 +118,12 @@ def submission_status(request, task_id):
 @never_cache
 @require_safe
 def healthz(request):
-    """The broker's, the result backend's and the workers' state: 200 when all are up, else 503."""
-    healthy, parts = health.check_all()
+    """The broker's, the result backend's and the workers' state: 200 when all are up, else 503.
+
+    Each part says up or down; why (which may name hosts, paths and workers) is in the log,
+    and shown to a logged-in staff user. A caller without a session cookie costs no lookup.
+    """
+    healthy, parts = health.check_all(with_details=request.user.is_staff)
     return JsonResponse({"status": "ok" if healthy else "unavailable", **parts}, status=200 if healthy else 503)
 
 

@@ -1,4 +1,8 @@
-"""Visitors: each browser session gets a random id, and sees only the submissions made with it."""
+"""Visitors: each browser session gets a random id, and sees only the submissions made with it.
+
+A session is stored (a database write) only once its first submission is saved: a
+submission refused for a fault of the database makes none.
+"""
 
 import uuid
 
@@ -11,10 +15,12 @@ def visitor_id(request) -> str | None:
     return visitor if isinstance(visitor, str) and visitor else None
 
 
-def visitor_id_ensure(request) -> str:
-    """The request's visitor id, made now (and set in its session cookie) if it has none."""
-    visitor = visitor_id(request)
-    if visitor is None:
-        visitor = uuid.uuid4().hex
+def visitor_id_or_new(request) -> str:
+    """The request's visitor id, or a new one that visitor_remember keeps once it has a submission."""
+    return visitor_id(request) or uuid.uuid4().hex
+
+
+def visitor_remember(request, visitor: str) -> None:
+    """Keep the visitor id in the request's session, which saves it only when it is new."""
+    if visitor_id(request) != visitor:
         request.session[VISITOR_SESSION_KEY] = visitor
-    return visitor

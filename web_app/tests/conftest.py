@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
-from django.contrib.sessions.backends.signed_cookies import SessionStore
+from django.contrib.sessions.backends.cached_db import SessionStore
 from django.test import Client
 
 from submissions.visitors import VISITOR_SESSION_KEY
@@ -65,8 +65,8 @@ def visitor_client(visitor: str) -> FormClient:
 
 
 @pytest.fixture
-def client():
-    """A browser that is the visitor VISITOR."""
+def client(db):
+    """A browser that is the visitor VISITOR (its session stored as a first submission stores it)."""
     return visitor_client(VISITOR)
 
 

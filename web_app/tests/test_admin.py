@@ -4,6 +4,7 @@ import io
 import uuid
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import call_command
 
 from submissions.models import Submission
@@ -135,8 +136,8 @@ def test_the_admin_needs_a_login(client, submissions):
 LOGIN_URL = "/admin/login/?next=/admin/"
 
 
-def log_in(browser, password):
-    return browser.post(LOGIN_URL, {"username": "admin", "password": password})
+def log_in(browser, password, username="admin"):
+    return browser.post(LOGIN_URL, {"username": username, "password": password})
 
 
 def test_a_guesser_is_refused_after_the_failure_limit_even_with_the_right_password(client, admin_user, settings):
@@ -148,7 +149,7 @@ def test_a_guesser_is_refused_after_the_failure_limit_even_with_the_right_passwo
     right_password = log_in(client, "password")
 
     assert locked.status_code == 429
-    assert "Too many failed logins came from your address" in locked.content.decode()
+    assert "Too many failed logins (5 in a row) came from your address or named this account" in locked.content.decode()
     assert right_password.status_code == 429
     assert "_auth_user_id" not in client.session
 
@@ -163,10 +164,58 @@ def test_an_operator_unlocks_a_locked_out_address_with_axes_reset(client, admin_
     assert log_in(client, "password").status_code == 302
 
 
-def test_another_address_still_logs_in_while_one_is_locked_out(client, admin_user, settings):
-    for _ in range(settings.AXES_FAILURE_LIMIT):
-        log_in(client, "wrong")
+def test_another_address_still_logs_in_while_one_is_locked_out(client, admin_user, django_user_model, settings):
+    django_user_model.objects.create_superuser("operator", password="operator's password")
+    for number in range(settings.AXES_FAILURE_LIMIT):
+        log_in(client, "wrong", username=f"guess{number}")
 
     other = FormClient(REMOTE_ADDR="203.0.113.9")
 
-    assert log_in(other, "password").status_code == 302
+    assert log_in(client, "operator's password", username="operator").status_code == 429
+    assert log_in(other, "operator's password", username="operator").status_code == 302
+
+
+def test_failures_for_one_account_from_many_addresses_lock_that_account(admin_user, django_user_model, settings):
+    django_user_model.objects.create_superuser("operator", password="operator's password")
+    guessers = [FormClient(REMOTE_ADDR=f"203.0.113.{number}") for number in range(settings.AXES_FAILURE_LIMIT)]
+
+    answers = [log_in(guesser, "wrong").status_code for guesser in guessers]
+    right_password = log_in(FormClient(REMOTE_ADDR="198.51.100.7"), "password")
+
+    assert answers == [200] * (settings.AXES_FAILURE_LIMIT - 1) + [429]
+    assert right_password.status_code == 429
+    assert "named this account" in right_password.content.decode()
+    assert log_in(FormClient(REMOTE_ADDR="198.51.100.7"), "operator's password", username="operator").status_code == 302
+
+
+def test_an_operator_unlocks_a_locked_out_account_with_axes_reset_username(admin_user, settings):
+    for number in range(settings.AXES_FAILURE_LIMIT):
+        log_in(FormClient(REMOTE_ADDR=f"203.0.113.{number}"), "wrong")
+
+    call_command("axes_reset_username", "admin", stdout=io.StringIO())
+
+    assert log_in(FormClient(REMOTE_ADDR="198.51.100.7"), "password").status_code == 302
+
+
+def test_a_session_cookie_copied_before_logout_opens_nothing_after_it(admin_user):
+    staff = FormClient()
+    assert log_in(staff, "password").status_code == 302
+    copied = staff.cookies[django_settings.SESSION_COOKIE_NAME].value
+    thief = FormClient()
+    thief.cookies[django_settings.SESSION_COOKIE_NAME] = copied
+    assert thief.get("/admin/").status_code == 200, "the copy works while the login lasts"
+
+    assert staff.post("/admin/logout/").status_code == 200
+
+    response = thief.get("/admin/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_a_staff_login_lasts_admin_session_seconds(admin_user, settings):
+    settings.ADMIN_SESSION_SECONDS = 600
+    staff = FormClient()
+
+    response = log_in(staff, "password")
+
+    assert response.cookies[django_settings.SESSION_COOKIE_NAME]["max-age"] == 600
+    assert staff.session.get_expiry_age() == 600

@@ -32,6 +32,15 @@ def request_from(remote: str, forwarded: str | None = None):
         # IPv6, and an IPv4 proxy seen through an IPv6 socket.
         (["fd00::2"], "fd00::2", "2001:db8::1", "2001:db8::1"),
         (["10.0.0.2"], "::ffff:10.0.0.2", "198.51.100.1", "198.51.100.1"),
+        # A hop with the port the proxy saw it from is that address.
+        (["10.0.0.2"], "10.0.0.2", "198.51.100.1:5678", "198.51.100.1"),
+        (["10.0.0.2"], "10.0.0.2", "[2001:db8::1]:443", "2001:db8::1"),
+        (["10.0.0.2"], "10.0.0.2", "[2001:db8::1]", "2001:db8::1"),
+        (["10.0.0.0/8"], "10.0.0.2", "198.51.100.1:5678, 10.0.0.7:80", "198.51.100.1"),
+        # Each address in its one canonical form, whichever way it was written.
+        ([], "::ffff:203.0.113.9", None, "203.0.113.9"),
+        (["10.0.0.2"], "10.0.0.2", "::ffff:198.51.100.1", "198.51.100.1"),
+        (["10.0.0.2"], "10.0.0.2", "2001:DB8:0::1", "2001:db8::1"),
     ],
 )
 def test_the_client_is_the_last_address_no_trusted_proxy_wrote(settings, trusted, remote, forwarded, client):
@@ -76,6 +85,24 @@ def test_the_count_is_per_client_behind_the_proxy(rate, settings):
 
     assert clients.submission_retry_after(request_from("10.0.0.2", "spoofed, 198.51.100.1")) is not None
     assert clients.submission_retry_after(request_from("10.0.0.2", "198.51.100.2")) is None
+
+
+def test_ipv4_clients_seen_through_an_ipv6_socket_are_counted_apart(rate):
+    """gunicorn bound to [::] gives IPv4 clients as ::ffff:a.b.c.d, which must not share the IPv6 /64 count."""
+    for _ in range(3):
+        clients.submission_retry_after(request_from("::ffff:203.0.113.9"))
+
+    assert clients.submission_retry_after(request_from("::ffff:203.0.113.9")) is not None
+    assert clients.submission_retry_after(request_from("::ffff:203.0.113.10")) is None
+
+
+def test_clients_behind_a_proxy_that_adds_ports_are_counted_apart(rate, settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.2"]
+    for _ in range(3):
+        clients.submission_retry_after(request_from("10.0.0.2", "198.51.100.1:5678"))
+
+    assert clients.submission_retry_after(request_from("10.0.0.2", "198.51.100.1:6789")) is not None
+    assert clients.submission_retry_after(request_from("10.0.0.2", "198.51.100.2:5678")) is None
 
 
 def test_off_counts_nothing(settings):

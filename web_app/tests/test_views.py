@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.contrib.sessions.models import Session
 from django.core.cache import cache
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -298,7 +298,7 @@ def test_the_form_page_lists_only_the_visitors_own_submissions(client):
     assert "mine" not in new_visitor_page and "theirs" not in new_visitor_page
 
 
-def test_a_first_submission_gives_the_browser_its_visitor_id_in_a_signed_cookie(results_file):
+def test_a_first_submission_stores_a_session_and_later_pages_write_none(results_file):
     browser = FormClient()
     assert browser.get(FORM_URL).cookies.get(django_settings.SESSION_COOKIE_NAME) is None
 
@@ -306,10 +306,53 @@ def test_a_first_submission_gives_the_browser_its_visitor_id_in_a_signed_cookie(
 
     submission = Submission.objects.get()
     assert len(submission.visitor) == 32
-    assert browser.get(submission.get_absolute_url()).status_code == 200
-    assert "cats" in browser.get(FORM_URL).content.decode()
-    # The cookie is the session itself, signed: no session row was written.
+    session = Session.objects.get()
+    assert session.get_decoded() == {"visitor": submission.visitor}
+    assert submission.visitor not in browser.cookies[django_settings.SESSION_COOKIE_NAME].value
+    with CaptureQueriesContext(connection) as later_pages:
+        assert browser.get(submission.get_absolute_url()).status_code == 200
+        assert "cats" in browser.get(FORM_URL).content.decode()
+        browser.post(FORM_URL, {"first": "birds", "second": "fish"})
+    assert not [query for query in later_pages if "django_session" in query["sql"]], "read from the cache"
+    assert Session.objects.get() == session
+
+
+def test_a_first_submission_the_database_refuses_stores_no_session(results_file, monkeypatch):
+    def refuse(**fields):
+        raise services.DatabaseUnwritable("disk full")
+
+    monkeypatch.setattr(services, "submission_create", refuse)
+
+    response = FormClient().post(FORM_URL, {"first": "cats", "second": "dogs"})
+
+    assert response.status_code == 503
     assert not Session.objects.exists()
+    assert django_settings.SESSION_COOKIE_NAME not in response.cookies
+
+
+def test_a_result_the_database_refuses_gets_a_generic_503_and_the_error_goes_to_the_log(
+    client, results_file, monkeypatch, workers_state, caplog
+):
+    workers_state(True)
+    database_error = 'connection to server at "db.internal" (10.1.2.3), port 5432 failed: FATAL: role "django"'
+
+    def refuse(submission, timeout=None, result=None):
+        try:
+            raise OperationalError(database_error)
+        except OperationalError as exc:
+            raise services.NotRecorded(str(exc)) from exc
+
+    monkeypatch.setattr(services, "result_record", refuse)
+
+    response = client.post(FORM_URL, {"first": "cats", "second": "dogs"})
+
+    page = response.content.decode()
+    assert response.status_code == 503
+    assert "it could not be saved yet: the database is unavailable right now" in page
+    assert Submission.objects.get().get_absolute_url() in page
+    for secret in ("db.internal", "10.1.2.3", "5432", "FATAL", 'role "django"'):
+        assert secret not in page
+    assert database_error in caplog.text
 
 
 def test_other_methods_are_not_allowed(client):
