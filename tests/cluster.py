@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import threading
@@ -51,7 +52,16 @@ BALANCER_ERROR = re.compile(r"<h1>(502 Bad Gateway|503 Service Unavailable|504 G
 
 
 class ClusterProject(ComposeProject):
-    """docker-compose on docker-compose.yml with docker-compose.cluster.yml layered on it."""
+    """docker-compose on docker-compose.yml with docker-compose.cluster.yml layered on it, with an Erlang
+    cookie of its own."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        cookie = self.directory / "erlang-cookie"
+        cookie.write_text(secrets.token_urlsafe(32) + "\n")
+        # Read by the nodes' rabbitmq user through the compose secret, a bind mount of this file.
+        cookie.chmod(0o644)
+        self.passwords["RABBITMQ_ERLANG_COOKIE_FILE"] = str(cookie)
 
     def run(self, *args: str, **kwargs) -> str:
         return super().run(*COMPOSE_FILES, *args, **kwargs)

@@ -7,6 +7,7 @@ these machines lack, so HealthcheckRunner runs them. Every command and wait is b
 
 import contextlib
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -29,6 +30,8 @@ COMPOSE_VARIABLES = (
     "DJANGO_SECRET_KEY",
     "RABBITMQ_PASSWORD",
     "POSTGRES_PASSWORD",
+    "REDIS_PASSWORD",
+    "RABBITMQ_ERLANG_COOKIE_FILE",
     "FLOWER_BASIC_AUTH",
     "FLOWER_HOST_PORT",
     "WEB_PORT",
@@ -158,6 +161,8 @@ class ComposeProject:
         self.directory = directory
         self.name = name
         self.docker_host = docker_host
+        # The passwords the compose file requires, the project's own.
+        self.passwords = {"REDIS_PASSWORD": secrets.token_hex(16), "POSTGRES_PASSWORD": secrets.token_hex(16)}
 
     @property
     def results_file(self) -> Path:
@@ -171,6 +176,7 @@ class ComposeProject:
     def env(self, extra: dict | None = None) -> dict:
         env = {key: value for key, value in engine_env().items() if key not in COMPOSE_VARIABLES}
         env["DOCKER_HOST"] = self.docker_host
+        env.update(self.passwords)
         # The tests post from one address far more often than a person would: the rate limit
         # is off unless a test turns it on.
         env["SUBMISSIONS_RATE"] = "off"
@@ -194,8 +200,10 @@ class ComposeProject:
         assert result.returncode == 0, f"docker-compose {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
         return result.stdout
 
-    def exec(self, service: str, *command: str, timeout: float = 60) -> str:
-        return self.run("exec", "-T", service, *command, timeout=timeout)
+    def exec(self, service: str, *command: str, timeout: float = 60, user: str | None = None) -> str:
+        """The command's output in the service's container, as `user` or the container's own (root in the
+        app images, which holds no capability there, so cannot read the app user's files)."""
+        return self.run("exec", "-T", *(["--user", user] if user else []), service, *command, timeout=timeout)
 
     def psql(self, sql: str) -> list[list[str]]:
         """The rows of a query of the web app's PostgreSQL database, each a list of its columns."""

@@ -1,9 +1,12 @@
 """docker-compose.cluster.yml and the files it mounts, checked without a container engine (the nodes'
 healthcheck script against the local RabbitMQ)."""
 
+import os
 import re
+import secrets
 import shutil
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -18,6 +21,8 @@ HEALTHCHECK = REPO_DIR / "rabbitmq" / "cluster-healthcheck"
 NODES = ("rabbitmq", "rabbitmq-2", "rabbitmq-3")
 WEB_SERVERS = ("web-server-1", "web-server-2")
 SENTINELS = ("redis-sentinel-1", "redis-sentinel-2", "redis-sentinel-3")
+# What `config` is given for the variables the files require.
+REQUIRED = {"REDIS_PASSWORD": "cluster-config-redis", "POSTGRES_PASSWORD": "cluster-config-postgres"}
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +99,25 @@ def test_the_load_balancer_alone_publishes_port_8000_and_checks_the_web_servers(
     assert "option httpchk" in config
 
 
+def test_the_load_balancer_bounds_a_requests_time_and_each_clients_connections():
+    config = (REPO_DIR / "haproxy" / "haproxy.cfg").read_text()
+    defaults = config.split("\ndefaults\n", 1)[1].split("\n\n", 1)[0]
+    frontend = config.split("\nfrontend web\n", 1)[1].split("\n\n", 1)[0]
+    # With http-buffer-request, timeout http-request bounds the body too: a server sees only whole requests.
+    assert re.search(r"^\s*option http-buffer-request$", defaults, re.MULTILINE)
+    assert re.search(r"^\s*timeout http-request 5s$", defaults, re.MULTILINE)
+    limit = re.search(r"^\s*tcp-request connection reject if \{ sc_conn_cur\(0\) gt (\d+) \}$", frontend, re.MULTILINE)
+    assert limit and re.search(r"^\s*tcp-request connection track-sc0 src$", frontend, re.MULTILINE)
+    assert re.search(r"^\s*stick-table type ipv6 .* store conn_cur$", frontend, re.MULTILINE)
+    maxconn = re.search(r"^\s*maxconn (\d+)$", config, re.MULTILINE)
+    assert maxconn and int(limit.group(1)) < int(maxconn.group(1))
+    if shutil.which("haproxy"):
+        checked = subprocess.run(
+            ["haproxy", "-c", "-f", "haproxy/haproxy.cfg"], cwd=REPO_DIR, capture_output=True, text=True, timeout=30
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
 def test_docker_compose_accepts_both_files_together():
     merged = merged_services()
     assert set(merged) >= {
@@ -111,13 +135,15 @@ def test_docker_compose_accepts_both_files_together():
     assert merged["worker"]["environment"]["CELERY_TASK_DEFAULT_QUEUE_TYPE"] == "quorum"
 
 
-def test_every_redis_client_reaches_the_result_store_through_the_three_sentinels():
+def test_every_redis_client_reaches_the_result_store_through_the_three_sentinels_with_the_password():
     merged = merged_services()
-    sentinels = ";".join(f"sentinel://{sentinel}:26379/{{db}}" for sentinel in SENTINELS)
+    password = REQUIRED["REDIS_PASSWORD"]
+    sentinels = ";".join(f"sentinel://:{password}@{sentinel}:26379/{{db}}" for sentinel in SENTINELS)
     for service in (*WEB_SERVERS, "collector", "worker", "flower", "web"):
         environment = merged[service]["environment"]
         assert environment["CELERY_RESULT_BACKEND"] == sentinels.format(db=0), service
         assert environment["REDIS_SENTINEL_MASTER"] == "results", service
+        assert environment["REDIS_SENTINEL_PASSWORD"] == password, service
     for service in (*WEB_SERVERS, "collector", "web"):
         assert merged[service]["environment"]["CACHE_URL"] == sentinels.format(db=1), service
     config = (REPO_DIR / "redis" / "sentinel.conf").read_text()
@@ -125,6 +151,39 @@ def test_every_redis_client_reaches_the_result_store_through_the_three_sentinels
     for node in ("redis", "redis-2"):
         assert merged[node]["entrypoint"] == ["/usr/local/bin/node-entrypoint"], node
         assert merged[node]["hostname"] == node
+        command = merged[node]["command"]
+        # Its own password, and the primary's for a replica; writes refused past maxmemory.
+        assert command[command.index("--requirepass") + 1] == password, node
+        assert command[command.index("--masterauth") + 1] == password, node
+        assert command[command.index("--maxmemory-policy") + 1] == "noeviction", node
+        assert merged[node]["environment"]["REDISCLI_AUTH"] == password, node
+    for sentinel in SENTINELS:
+        assert merged[sentinel]["environment"]["REDIS_PASSWORD"] == password, sentinel
+        assert merged[sentinel]["environment"]["REDISCLI_AUTH"] == password, sentinel
+    entrypoint = (REPO_DIR / "redis" / "sentinel-entrypoint").read_text()
+    for directive in ("requirepass", "sentinel sentinel-pass", "sentinel auth-pass results"):
+        assert f"{directive} " in entrypoint, directive
+
+
+def test_the_erlang_cookie_has_no_default_and_no_committed_file(tmp_path):
+    assert not (REPO_DIR / "rabbitmq" / "development-erlang-cookie").exists()
+    secret = yaml.safe_load(CLUSTER_FILE.read_text())["secrets"]["rabbitmq-erlang-cookie"]
+    assert secret["file"].startswith("${RABBITMQ_ERLANG_COOKIE_FILE:?"), secret
+    refused = run_config({})
+    assert refused.returncode != 0
+    assert "set RABBITMQ_ERLANG_COOKIE_FILE" in refused.stderr
+
+
+def test_every_service_runs_without_capabilities_privileges_or_unbounded_resources():
+    merged = merged_services()
+    for name, service in merged.items():
+        assert service["cap_drop"] == ["ALL"], name
+        assert service["security_opt"] == ["no-new-privileges:true"], name
+        assert service.get("mem_limit") and 0 < service["pids_limit"] <= 1024, name
+        assert set(service.get("cap_add", [])) <= {"CHOWN", "FOWNER", "SETUID", "SETGID"}, name
+        # HAProxy, RabbitMQ and PostgreSQL aside, whose root file systems are left writable.
+        if not service.get("image", "").startswith(("haproxy:", "rabbitmq:", "postgres:")):
+            assert service["read_only"] is True, name
 
 
 def test_each_host_that_records_writes_a_results_file_of_its_own():
@@ -141,17 +200,31 @@ def test_each_host_that_records_writes_a_results_file_of_its_own():
     assert not any(volume.startswith("/") for volume in volumes), "a volume of its own, not a folder of the host"
 
 
-def merged_services() -> dict:
-    """Both compose files as docker-compose merges them (its `config`)."""
+def run_config(variables: dict) -> subprocess.CompletedProcess:
+    """docker-compose's `config` of both files, with these variables and none of the user's."""
     client = shutil.which("docker-compose")
     if client is None:
         unavailable("docker-compose", "not on PATH")
-    result = subprocess.run(
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {*REQUIRED, "RABBITMQ_ERLANG_COOKIE_FILE", "COMPOSE_FILE"}
+    }
+    return subprocess.run(
         [client, "--file", "docker-compose.yml", "--file", "docker-compose.cluster.yml", "config"],
         cwd=REPO_DIR,
+        env=environment | REQUIRED | variables,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def merged_services() -> dict:
+    """Both compose files as docker-compose merges them (its `config`), with a cookie file of the test's own."""
+    with tempfile.TemporaryDirectory() as folder:
+        cookie = Path(folder) / "erlang-cookie"
+        cookie.write_text(secrets.token_urlsafe(32) + "\n")
+        result = run_config({"RABBITMQ_ERLANG_COOKIE_FILE": str(cookie)})
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)["services"]

@@ -29,7 +29,11 @@ WORKER_DOCKERFILE = REPO_DIR / "rabbitmq_celery" / "Dockerfile"
 # Where the Dockerfiles put the repository's folders inside the images.
 IMAGE_APP_DIR = PurePosixPath("/app")
 APP_SERVICES = {"web": "web_app", "worker": "rabbitmq_celery"}
-REQUIRED_SERVICES = {"rabbitmq", "redis", "postgres", "web", "worker"}
+REQUIRED_SERVICES = {"rabbitmq", "redis", "postgres", "web", "collector", "worker"}
+# The passwords the file requires, with no default (docs/deployment.md).
+REQUIRED_PASSWORDS = {"REDIS_PASSWORD": "compose-config-redis", "POSTGRES_PASSWORD": "compose-config-postgres"}
+REDIS_PASSWORD = "${REDIS_PASSWORD:?set REDIS_PASSWORD, see docs/deployment.md}"
+POSTGRES_PASSWORD = "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD, see docs/deployment.md}"
 # Variables the images set for Python and pip themselves, not for the projects.
 INTERPRETER_VARIABLES = re.compile(r"^(PYTHON\w*|PIP_\w+|PATH)$")
 ENVIRON_READERS = {"os.environ.get", "os.getenv", "environ.get", "getenv"}
@@ -141,14 +145,18 @@ def compose_command() -> list[str] | None:
     return None
 
 
-def run_compose_config(tmp_path: Path, secret_key: str | None) -> subprocess.CompletedProcess:
+def run_compose_config(
+    tmp_path: Path, secret_key: str | None, passwords: dict = REQUIRED_PASSWORDS
+) -> subprocess.CompletedProcess:
     """`compose config` on the file, with an empty env file so a local .env plays no part."""
     command = compose_command()
     if command is None:
         unavailable("docker-compose", "no compose client installed (docker compose or docker-compose)")
     empty_env_file = tmp_path / "empty.env"
     empty_env_file.write_text("")
-    environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SECRET_KEY"}
+    environment = {
+        k: v for k, v in os.environ.items() if k != "DJANGO_SECRET_KEY" and k not in REQUIRED_PASSWORDS
+    } | passwords
     if secret_key is not None:
         environment["DJANGO_SECRET_KEY"] = secret_key
     return subprocess.run(
@@ -166,9 +174,9 @@ def test_compose_client_accepts_the_file(tmp_path):
     assert result.returncode == 0, result.stderr
     resolved = yaml.safe_load(result.stdout)
     assert set(resolved["services"]) >= REQUIRED_SERVICES
+    assert environment_of(resolved["services"]["web"])["DJANGO_SECRET_KEY"] == "compose-config-test-key"
+    assert "DJANGO_SECRET_KEY" not in environment_of(resolved["services"]["worker"]), "the web's key stays the web's"
     for name in APP_SERVICES:
-        environment = environment_of(resolved["services"][name])
-        assert environment["DJANGO_SECRET_KEY"] == "compose-config-test-key"
         for dependency in ("rabbitmq", "redis"):
             assert resolved["services"][name]["depends_on"][dependency]["condition"] == "service_healthy"
 
@@ -177,9 +185,16 @@ def test_compose_client_needs_no_secret_key(tmp_path):
     result = run_compose_config(tmp_path, secret_key=None)
     assert result.returncode == 0, result.stderr
     resolved = yaml.safe_load(result.stdout)
-    for name in APP_SERVICES:
-        # Empty: the images' entry point generates a key on the django-secret volume.
-        assert environment_of(resolved["services"][name])["DJANGO_SECRET_KEY"] in ("", None)
+    # Empty: the images' entry point generates a key on the django-secret volume.
+    assert environment_of(resolved["services"]["web"])["DJANGO_SECRET_KEY"] in ("", None)
+
+
+@pytest.mark.parametrize("missing", sorted(REQUIRED_PASSWORDS))
+def test_compose_client_refuses_to_start_without_the_redis_and_postgres_passwords(tmp_path, missing):
+    passwords = {name: value for name, value in REQUIRED_PASSWORDS.items() if name != missing}
+    result = run_compose_config(tmp_path, secret_key=None, passwords=passwords)
+    assert result.returncode != 0
+    assert f"set {missing}, see docs/deployment.md" in result.stderr
 
 
 # --- the file itself -----------------------------------------------------------------
@@ -225,10 +240,15 @@ def keys_as_written(node, seen=None) -> Counter:
 
 
 def test_secret_key_comes_from_the_environment_or_the_shared_volume_never_from_the_file(services):
-    for name in (*APP_SERVICES, "flower"):
+    for name in ("web", "collector"):
         value = environment_of(services[name])["DJANGO_SECRET_KEY"]
         assert value == "${DJANGO_SECRET_KEY:-}", value
         assert target_of(services[name], "django-secret") == "/app/secret"
+    # The worker signs nothing the web reads: a key of its own, generated on a volume of its own.
+    for name in ("worker", "flower"):
+        assert "DJANGO_SECRET_KEY" not in environment_of(services[name])
+        assert target_of(services[name], "worker-secret") == "/app/secret"
+        assert target_of(services[name], "django-secret") is None
     entrypoint = (REPO_DIR / "docker" / "with-secret-key").read_text()
     assert "key_file=${DJANGO_SECRET_KEY_FILE:-/app/secret/django-secret-key}" in entrypoint
 
@@ -237,7 +257,7 @@ def test_the_projects_reach_the_services_by_their_compose_names(services):
     for name in APP_SERVICES:
         environment = environment_of(services[name])
         assert environment["CELERY_BROKER_URL"] == "amqp://django:${RABBITMQ_PASSWORD:-django}@rabbitmq:5672/rabbit"
-        assert environment["CELERY_RESULT_BACKEND"].startswith("redis://redis:6379/")
+        assert environment["CELERY_RESULT_BACKEND"].startswith(f"redis://:{REDIS_PASSWORD}@redis:6379/")
     assert environment_of(services["web"])["DATABASE_URL"].split("@")[1] == "postgres:5432/web_app"
 
 
@@ -299,9 +319,66 @@ def test_redis_service(services):
     assert redis["image"].startswith("redis:")
     command = redis["command"] if isinstance(redis["command"], list) else shlex.split(redis["command"])
     assert command[command.index("--appendonly") + 1] == "yes"
+    # Bounded below the container's memory; past it writes are refused, no key evicted.
+    assert command[command.index("--maxmemory") + 1] == "192mb"
+    assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+    assert int(command[command.index("--maxmemory") + 1].removesuffix("mb")) < int(redis["mem_limit"].removesuffix("m"))
     assert is_named_volume(next(src for src, target in volume_mounts(redis) if target == "/data"))
     assert "ports" not in redis, "Redis is for the containers only"
     assert "redis-cli" in " ".join(redis["healthcheck"]["test"])
+
+
+def test_redis_requires_a_password_that_every_client_gives(services):
+    redis = services["redis"]
+    command = redis["command"]
+    assert command[command.index("--requirepass") + 1] == REDIS_PASSWORD
+    assert environment_of(redis)["REDISCLI_AUTH"] == REDIS_PASSWORD, "its healthcheck and exec authenticate"
+    clients = 0
+    for name, service in services.items():
+        for key, value in environment_of(service).items():
+            if isinstance(value, str) and value.startswith("redis://"):
+                assert value.startswith(f"redis://:{REDIS_PASSWORD}@redis:6379/"), f"{name}'s {key}"
+                clients += 1
+    assert clients >= 5, "the result backend of web, collector, worker and Flower, the web's cache"
+
+
+def test_every_service_runs_without_capabilities_privileges_or_unbounded_resources(services):
+    for name, service in services.items():
+        assert service["cap_drop"] == ["ALL"], name
+        assert service["security_opt"] == ["no-new-privileges:true"], name
+        # RabbitMQ's log file and PostgreSQL's socket folder need a writable root.
+        if name not in ("rabbitmq", "postgres"):
+            assert service["read_only"] is True, name
+            assert "/tmp:mode=1777" in service["tmpfs"], name
+        assert re.fullmatch(r"\d+[mg]", service["mem_limit"]), name
+        assert 0 < service["pids_limit"] <= 1024, name
+        if "build" in service:
+            # The entry point's chgrp and chmod of the mounted folders, and its change to the app user.
+            assert set(service["cap_add"]) == {"CHOWN", "FOWNER", "SETUID", "SETGID"}, name
+        else:
+            # The images' own users: their entry points need no root.
+            assert "cap_add" not in service, name
+            assert service["user"] == name, name
+
+
+def test_no_healthcheck_runs_the_app_s_code_as_root_with_the_key(services):
+    for name in ("worker", "flower"):
+        test = " ".join(services[name]["healthcheck"]["test"])
+        assert "with-secret-key" not in test or "setpriv --reuid=app" in test, name
+
+
+def test_the_collector_s_healthcheck_finds_a_sweep_that_hangs(services):
+    collector = services["collector"]
+    assert collector["healthcheck"]["test"] == ["CMD-SHELL", "bin/collector-healthcheck"]
+    heartbeat = environment_of(collector)["COLLECTOR_HEARTBEAT_FILE"]
+    assert heartbeat.startswith("/tmp/"), "on the container's tmpfs"
+    script = (REPO_DIR / "web_app" / "bin" / "collector-healthcheck").read_text()
+    max_age_line = re.search(r"^MAX_AGE = (\d+)$", script, re.MULTILINE)
+    assert max_age_line is not None
+    max_age = int(max_age_line.group(1))
+    # A sweep's longest bounded wait (two broker reads of 10 s) fits well inside it.
+    assert max_age >= 3 * seconds(collector["healthcheck"]["interval"])
+    assert seconds(collector["healthcheck"]["start_period"]) > 60, "the start waits up to a minute for migrations"
 
 
 def test_postgres_service(services):
@@ -315,7 +392,7 @@ def test_postgres_service(services):
     url = environment_of(services["web"])["DATABASE_URL"]
     user, password = url.removeprefix("postgres://").split("@")[0].split(":", 1)
     assert user == environment["POSTGRES_USER"]
-    assert password == environment["POSTGRES_PASSWORD"] == "${POSTGRES_PASSWORD:-django}"
+    assert password == environment["POSTGRES_PASSWORD"] == POSTGRES_PASSWORD
     assert url.endswith("/" + environment["POSTGRES_DB"])
     assert services["web"]["depends_on"]["postgres"]["condition"] == "service_healthy"
 
@@ -371,7 +448,7 @@ def test_web_and_worker_wait_for_healthy_services(services):
 
 def test_named_volumes_are_declared(compose, services):
     used = {source for service in services.values() for source, _ in volume_mounts(service) if is_named_volume(source)}
-    assert {"rabbitmq-data", "redis-data", "postgres-data", "django-secret"} <= used
+    assert {"rabbitmq-data", "redis-data", "postgres-data", "django-secret", "worker-secret"} <= used
     assert used == set(compose.get("volumes") or {})
 
 

@@ -13,9 +13,11 @@ import re
 import socket
 import stat
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from harness.processes import HttpClient, free_port, submit_concurrently, wait_until
 from tests.containers import ComposeProject, container_engine, copy_tracked_files, require_compose_tools
@@ -23,7 +25,8 @@ from tests.containers import ComposeProject, container_engine, copy_tracked_file
 pytestmark = pytest.mark.timeout(1800)
 
 BASE_URL = "http://127.0.0.1:8000"
-STACK = {"rabbitmq": 1, "redis": 1, "postgres": 1, "web": 1, "worker": 1}
+REPO_DIR = Path(__file__).resolve().parent.parent
+STACK = {"rabbitmq": 1, "redis": 1, "postgres": 1, "web": 1, "collector": 1, "worker": 1}
 # The app user's uid, and a second normal user's whose folder app does not own.
 APP_UID = 1000
 OTHER_UID = 4321
@@ -92,11 +95,51 @@ def test_the_web_processes_run_as_the_app_user(deployment):
     assert {line.split()[0] for line in processes} == {str(APP_UID)}, processes
 
 
-def test_web_and_worker_share_one_generated_secret_key(deployment):
-    web_key = deployment.exec("web", "cat", "/app/secret/django-secret-key")
-    worker_key = deployment.exec("worker", "cat", "/app/secret/django-secret-key")
-    assert len(web_key) >= 50
-    assert web_key == worker_key
+def test_web_and_worker_each_generate_a_secret_key_of_their_own(deployment):
+    web_key = deployment.exec("web", "cat", "/app/secret/django-secret-key", user="app")
+    collector_key = deployment.exec("collector", "cat", "/app/secret/django-secret-key", user="app")
+    worker_key = deployment.exec("worker", "cat", "/app/secret/django-secret-key", user="app")
+    assert len(web_key) >= 50 and len(worker_key) >= 50
+    assert web_key == collector_key
+    assert worker_key != web_key, "the worker never holds the key that signs the web's cookies"
+
+
+def test_redis_refuses_a_client_without_the_password(deployment):
+    refused = deployment.exec("redis", "env", "-u", "REDISCLI_AUTH", "redis-cli", "set", "planted", "x")
+    wrong = deployment.exec("redis", "env", "REDISCLI_AUTH=wrong", "redis-cli", "ping")
+    assert "NOAUTH" in refused
+    assert "NOAUTH" in wrong, "a wrong password authenticates nothing"
+    assert deployment.exec("redis", "redis-cli", "config", "get", "maxmemory-policy").split() == [
+        "maxmemory-policy",
+        "noeviction",
+    ]
+
+
+# Each process of a container: its name, uid, effective capabilities and no_new_privs flag.
+PROCESS_STATUS = (
+    "for f in /proc/[0-9]*/status; do "
+    'awk \'/^(Name|Uid|CapEff|NoNewPrivs):/ { printf "%s ", $2 } END { print "" }\' "$f"; done'
+)
+# Root processes of the images built here: the init of `init: true`, and this probe.
+ROOT_PROCESSES = {"catatonit", "podman-init", "docker-init", "tini", "sh", "awk", "mawk"}
+
+
+def test_every_container_runs_without_capabilities_as_a_user_of_its_own(deployment):
+    for service in STACK:
+        processes = [line.split() for line in deployment.exec(service, "sh", "-c", PROCESS_STATUS).splitlines()]
+        processes = [process for process in processes if len(process) == 4]
+        assert processes, service
+        for name, uid, effective, no_new_privs in processes:
+            assert no_new_privs == "1", (service, name)
+            if uid != "0":
+                assert effective == "0000000000000000", (service, name, effective)
+            else:
+                assert "build" in deployment_services()[service] and name in ROOT_PROCESSES, (service, name)
+        assert any(uid != "0" for _, uid, _, _ in processes), f"{service}'s own processes run as its user"
+
+
+def deployment_services() -> dict:
+    return yaml.safe_load((REPO_DIR / "docker-compose.yml").read_text())["services"]
 
 
 def test_three_workers_consume_the_one_queue_and_write_each_result_once(deployment):
@@ -140,15 +183,15 @@ def test_down_then_up_keeps_the_submissions_the_key_and_so_the_visitors_sessions
     page = visitor.submit("before", "restart")
     assert "before es restart" in page.text
     submissions = submissions_in_database(deployment)
-    key = deployment.exec("web", "cat", "/app/secret/django-secret-key")
+    key = deployment.exec("web", "cat", "/app/secret/django-secret-key", user="app")
 
     deployment.run("down", "--timeout", "30", timeout=300)
     deployment.run("up", "--detach", timeout=600)
     deployment.wait_healthy(STACK)
 
     assert submissions_in_database(deployment) == submissions
-    assert deployment.exec("web", "cat", "/app/secret/django-secret-key") == key
-    # The session cookie is signed with the kept key: the visitor still has their submission.
+    assert deployment.exec("web", "cat", "/app/secret/django-secret-key", user="app") == key
+    # The session is in the kept database, signed with the kept key: the visitor still has their submission.
     assert "before es restart" in visitor.get(visitor.path_of(page)).text
     assert "before es restart" in visitor.get("/").text
 
@@ -165,7 +208,7 @@ MAX_MORE_REDIS_CLIENTS = 6
 
 
 def web_open_files(project: ComposeProject) -> int:
-    return int(project.exec("web", "python", "-c", WEB_OPEN_FILES))
+    return int(project.exec("web", "python", "-c", WEB_OPEN_FILES, user="app"))
 
 
 def redis_clients_of(project: ComposeProject) -> int:

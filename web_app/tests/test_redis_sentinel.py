@@ -88,6 +88,7 @@ def test_a_plain_redis_cache_keeps_its_bounded_waits_and_connections():
             "SOCKET_TIMEOUT": 2,
             "CONNECTION_POOL_KWARGS": {"max_connections": 50},
             "IGNORE_EXCEPTIONS": True,
+            "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
         },
     }
 
@@ -117,6 +118,36 @@ def test_a_sentinel_cache_asks_the_sentinels_for_the_primary_with_the_same_bound
     assert addresses == [("10.0.0.1", 26379), ("10.0.0.2", 26380), ("sentinel-3", 26379)]
     assert {s.connection_pool.connection_kwargs["socket_timeout"] for s in sentinels} == {1}
     assert config["OPTIONS"]["IGNORE_EXCEPTIONS"] is True
+    assert config["OPTIONS"]["SERIALIZER"] == "django_redis.serializers.json.JSONSerializer"
+
+
+@pytest.mark.parametrize("url", ["redis://:secret@127.0.0.1:6379/1", SENTINELS.replace("/0", "/1")])
+def test_the_cache_stores_json_never_pickle(url):
+    # django-redis's default serializer is pickle (tests/test_cache_payloads.py plants one in Redis).
+    assert cache_from_url(url, "results")["OPTIONS"]["SERIALIZER"] == "django_redis.serializers.json.JSONSerializer"
+
+
+def test_sentinels_that_require_a_password_are_given_theirs_and_the_primary_the_url_s():
+    # A master name of its own: django-redis keeps one pool per LOCATION for the whole process.
+    url = "sentinel://:primary-secret@10.0.0.1:26379/1;sentinel://:primary-secret@10.0.0.2:26379/1"
+    config = cache_from_url(url, "results-with-passwords", "sentinel-secret")
+    cache = RedisCache(config["LOCATION"], {"OPTIONS": config["OPTIONS"]})
+
+    pool = cache.client.get_client(write=True).connection_pool
+    assert pool.connection_kwargs["password"] == "primary-secret"
+    assert {s.connection_pool.connection_kwargs["password"] for s in pool.sentinel_manager.sentinels} == {
+        "sentinel-secret"
+    }
+    backend_pool = celery_backend_on(url, "results-with-passwords", "sentinel-secret").client.connection_pool
+    assert backend_pool.connection_kwargs["password"] == "primary-secret"
+    assert {s.connection_pool.connection_kwargs["password"] for s in backend_pool.sentinel_manager.sentinels} == {
+        "sentinel-secret"
+    }
+
+
+def test_sentinels_without_a_password_are_sent_none():
+    assert "password" not in result_backend_sentinel_options(SENTINELS, "results")["sentinel_kwargs"]
+    assert "password" not in cache_from_url(SENTINELS, "results")["OPTIONS"]["SENTINEL_KWARGS"]
 
 
 def test_a_master_name_a_url_would_change_is_refused_for_the_cache():
@@ -124,9 +155,11 @@ def test_a_master_name_a_url_would_change_is_refused_for_the_cache():
         cache_from_url(SENTINELS, "Results")
 
 
-def celery_backend_on(url: str, master_name: str):
+def celery_backend_on(url: str, master_name: str, sentinel_password: str = ""):
     app = Celery("sentinel-test", backend=url, set_as_current=False)
-    app.conf.update(result_backend_transport_options=result_backend_sentinel_options(url, master_name))
+    app.conf.update(
+        result_backend_transport_options=result_backend_sentinel_options(url, master_name, sentinel_password)
+    )
     return app.backend
 
 

@@ -23,13 +23,16 @@ DEFAULT_SENTINEL_PORT = 26379
 SENTINEL_KWARGS: dict[str, Any] = {"socket_connect_timeout": 1, "socket_timeout": 1, "retry": None}
 
 # The cache's Redis connections, alone or under Sentinel: bounded waits and connections, and a Redis out
-# of reach counts nothing (the request meets the result store's own clear page).
+# of reach counts nothing (the request meets the result store's own clear page). Values are JSON, not
+# django-redis's default pickle: whoever can write a key in Redis must not run code in the web processes.
 # https://github.com/jazzband/django-redis#configure-as-cache-backend
+# https://github.com/jazzband/django-redis#pluggable-serializer
 CACHE_REDIS_OPTIONS: dict[str, Any] = {
     "SOCKET_CONNECT_TIMEOUT": 2,
     "SOCKET_TIMEOUT": 2,
     "CONNECTION_POOL_KWARGS": {"max_connections": 50},
     "IGNORE_EXCEPTIONS": True,
+    "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
 }
 
 
@@ -80,18 +83,27 @@ def required_master_name(master_name: str, variable: str) -> str:
     return master_name
 
 
-def result_backend_sentinel_options(backend_url: str, master_name: str) -> dict[str, Any]:
+def sentinel_kwargs(sentinel_password: str) -> dict[str, Any]:
+    """How the sentinels are asked: SENTINEL_KWARGS, with their own password (REDIS_SENTINEL_PASSWORD) when
+    they require one. The password of a sentinel:// URL is the primary's, as Celery and django-redis read it."""
+    kwargs = dict(SENTINEL_KWARGS)
+    if sentinel_password:
+        kwargs["password"] = sentinel_password
+    return kwargs
+
+
+def result_backend_sentinel_options(backend_url: str, master_name: str, sentinel_password: str = "") -> dict[str, Any]:
     """Celery's result backend transport options for a sentinel:// backend (master name, bounded sentinel
-    waits); none for any other."""
+    waits, the sentinels' password); none for any other."""
     if not is_sentinel_url(backend_url):
         return {}
     return {
         "master_name": required_master_name(master_name, "CELERY_RESULT_BACKEND"),
-        "sentinel_kwargs": dict(SENTINEL_KWARGS),
+        "sentinel_kwargs": sentinel_kwargs(sentinel_password),
     }
 
 
-def sentinel_cache(cache_url: str, master_name: str) -> dict[str, Any]:
+def sentinel_cache(cache_url: str, master_name: str, sentinel_password: str = "") -> dict[str, Any]:
     """The django-redis cache of a sentinel:// URL: its own Sentinel client, asking the sentinels for the primary."""
     master_name = required_master_name(master_name, "CACHE_URL")
     # django-redis takes the master's name from the host of LOCATION, which a URL lowercases.
@@ -106,7 +118,7 @@ def sentinel_cache(cache_url: str, master_name: str) -> dict[str, Any]:
         "CLIENT_CLASS": "django_redis.client.SentinelClient",
         "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
         "SENTINELS": parsed.sentinels,
-        "SENTINEL_KWARGS": dict(SENTINEL_KWARGS),
+        "SENTINEL_KWARGS": sentinel_kwargs(sentinel_password),
     }
     if parsed.password:
         options["PASSWORD"] = parsed.password
@@ -117,11 +129,11 @@ def sentinel_cache(cache_url: str, master_name: str) -> dict[str, Any]:
     }
 
 
-def cache_from_url(cache_url: str, master_name: str) -> dict[str, Any]:
+def cache_from_url(cache_url: str, master_name: str, sentinel_password: str = "") -> dict[str, Any]:
     """The CACHES entry of CACHE_URL: Redis under Sentinel, or what django-environ makes of any other URL; a
     Redis one, either way, with CACHE_REDIS_OPTIONS."""
     cache = (
-        sentinel_cache(cache_url, master_name)
+        sentinel_cache(cache_url, master_name, sentinel_password)
         if is_sentinel_url(cache_url)
         else environ.Env.cache_url_config(cache_url)
     )

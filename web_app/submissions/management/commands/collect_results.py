@@ -2,6 +2,7 @@ import logging
 import os
 import signal
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -38,6 +39,12 @@ def sleep_unless(stopping: list, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while not stopping and (left := deadline - time.monotonic()) > 0:
         time.sleep(min(left, STOP_CHECK_INTERVAL))
+
+
+def beat() -> None:
+    """Touch COLLECTOR_HEARTBEAT_FILE: a sweep has ended, failed or not, so the loop is not stuck."""
+    if settings.COLLECTOR_HEARTBEAT_FILE:
+        Path(settings.COLLECTOR_HEARTBEAT_FILE).touch()
 
 
 class Command(BaseCommand):
@@ -80,6 +87,7 @@ class Command(BaseCommand):
                 services.collect_pending(older_than_seconds=older_than, report_each=self.report_one)
             except Exception as exc:  # a sweep that fails (database, backend down) is tried again next time
                 logger.warning("Sweep failed, trying again in %g s: %s", settings.COLLECT_INTERVAL, exc)
+            beat()
             sleep_unless(stopping, settings.COLLECT_INTERVAL)
         logger.info("Collector stopped")
 
