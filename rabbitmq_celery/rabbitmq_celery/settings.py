@@ -61,6 +61,9 @@ if CELERY_RESULT_BACKEND.startswith("sentinel://"):
         "master_name": REDIS_SENTINEL_MASTER,
         "sentinel_kwargs": {"socket_connect_timeout": 1, "socket_timeout": 1, "retry": None},
     }
+    # The sentinels' own requirepass, if any; the URL's password is the primary's.
+    if REDIS_SENTINEL_PASSWORD := env.str("REDIS_SENTINEL_PASSWORD", default=""):
+        CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS["sentinel_kwargs"]["password"] = REDIS_SENTINEL_PASSWORD
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#redis-socket-connect-timeout
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#redis-socket-timeout
@@ -96,6 +99,12 @@ CELERY_TASK_DEFAULT_QUEUE_TYPE = env.str("CELERY_TASK_DEFAULT_QUEUE_TYPE", defau
 CELERY_TASK_ACKS_LATE = True
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-reject-on-worker-lost
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-retry-on-worker-lost
+# A task whose pool process dies is sent again as a retry, counted in the message on every transport,
+# rather than handed back to the queue, which counts nothing on a classic queue or the embedded broker:
+# the task's max_retries (adding.worker_crashes) bounds how often one input can crash a pool process.
+# The reject above still applies when sending the retry fails.
+CELERY_TASK_RETRY_ON_WORKER_LOST = True
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-expires
 # Seconds Redis keeps a result the web app has not recorded (it deletes the ones it records).
 CELERY_RESULT_EXPIRES = env.int("CELERY_RESULT_EXPIRES", default=3600)

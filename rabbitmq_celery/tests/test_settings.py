@@ -23,6 +23,15 @@ def test_a_lost_worker_gives_its_task_back():
     assert app.conf.worker_prefetch_multiplier == 1
 
 
+def test_a_lost_worker_sends_its_task_again_as_a_counted_retry_with_no_delay():
+    from adding.tasks import adding_taski
+    from adding.worker_crashes import MAX_WORKER_CRASHES
+
+    assert app.conf.task_retry_on_worker_lost is True
+    assert adding_taski.max_retries == MAX_WORKER_CRASHES == 3
+    assert adding_taski.default_retry_delay == 0
+
+
 def test_debug_is_off_unless_asked():
     assert settings.DEBUG is False
 

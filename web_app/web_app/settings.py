@@ -143,6 +143,8 @@ STORAGES = {
 
 # A form post is two short fields; refuse anything much larger before parsing it.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024
+# Seconds a form post's body may take to arrive, once its headers came (gunicorn bounds those by its keepalive).
+REQUEST_BODY_TIMEOUT = env.float("REQUEST_BODY_TIMEOUT", default=5)
 
 # Content-Security-Policy (django-csp): every page, the admin's included, loads only its own
 # scripts, styles and images, from this site, none inline; no plugin, no framing, forms post here.
@@ -156,14 +158,22 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-# https://docs.djangoproject.com/en/5.2/topics/http/sessions/#using-cookie-based-sessions
-# A signed cookie: a visitor's random id (and an admin's login), no database or cache write.
-SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+# https://docs.djangoproject.com/en/5.2/topics/http/sessions/#using-cached-sessions
+# Sessions kept by the site, so that a logout ends one for good: a signed-cookie session copied before
+# a logout stays valid until it expires. Written to the database (and the cache) when one is made or
+# changed, a visitor's first submission or a login; every other page reads the cache alone.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
+# Seconds a staff login lasts, from the login on (submissions.apps); a visitor's session lasts
+# SESSION_COOKIE_AGE (two weeks) from its first submission.
+ADMIN_SESSION_SECONDS = env.int("ADMIN_SESSION_SECONDS", default=3600)
 
 # The cache every web process shares, where the rate limit counts: files, or Redis (see redis_sentinel.cache_from_url).
 REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", default="")  # The primary sentinel:// URLs' sentinels monitor.
+REDIS_SENTINEL_PASSWORD = env.str("REDIS_SENTINEL_PASSWORD", default="")  # The sentinels' own requirepass, if any.
+# Files by default: Django's file cache pickles, in a folder it makes readable and writable by this user only.
 CACHE_URL = env.str("CACHE_URL", default=f"filecache://{EMBEDDED_BROKER_DIR / 'cache'}")
-CACHES = {"default": cache_from_url(CACHE_URL, REDIS_SENTINEL_MASTER)}
+CACHES = {"default": cache_from_url(CACHE_URL, REDIS_SENTINEL_MASTER, REDIS_SENTINEL_PASSWORD)}
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 # Submissions a client may make, per client address: "30/m" (per second, minute, hour or day),
@@ -179,9 +189,12 @@ RATELIMIT_FAIL_OPEN = True
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 # https://django-axes.readthedocs.io/en/latest/4_configuration.html
-# Failed admin logins from an address before it is refused for AXES_COOLOFF_TIME hours (axes_reset).
+# Failed admin logins from an address, or naming a user, before that address, or that account, is
+# refused for AXES_COOLOFF_TIME hours (axes_reset): by address alone, a guesser with many addresses
+# could try an account's password without end.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_TIME", default=1)
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_CLIENT_IP_CALLABLE = "submissions.clients.client_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "submissions/locked_out.html"
@@ -250,8 +263,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "polling_interval": 0.05,
     }
 else:
-    # Publisher confirms: send_task returns only once RabbitMQ has the message.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+    # Publisher confirms: send_task returns only once RabbitMQ has the message. py-amqp's socket read and
+    # write timeouts (SO_RCVTIMEO, SO_SNDTIMEO): a broker that stops answering on an open connection (a
+    # host cut off, no reset ever comes) fails a blocking call, the collector's included, instead of
+    # hanging it. Under gevent the web's sockets wait on their own timeouts.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True, "read_timeout": 10, "write_timeout": 10}
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-connection-timeout
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-publish-retry-policy
@@ -265,7 +281,7 @@ CELERY_REDIS_SOCKET_TIMEOUT = 5
 # Bounded reconnects of the result channel (Celery's default: 20, a second apart): a clear page soon.
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
     "retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1},
-} | result_backend_sentinel_options(CELERY_RESULT_BACKEND, REDIS_SENTINEL_MASTER)
+} | result_backend_sentinel_options(CELERY_RESULT_BACKEND, REDIS_SENTINEL_MASTER, REDIS_SENTINEL_PASSWORD)
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-backend-thread-safe
 # One result backend a process: gevent makes Celery's thread-local one a backend a request, each
 # with Redis connections and a drainer greenlet that never stop. Its consumer serialises pub/sub use.
@@ -293,5 +309,7 @@ STALE_PENDING_SECONDS = env.float("STALE_PENDING_SECONDS", default=300)
 STALE_PENDING_MAX_RESENDS = env.int("STALE_PENDING_MAX_RESENDS", default=3)
 # Seconds between the collector's sweeps.
 COLLECT_INTERVAL = env.float("COLLECT_INTERVAL", default=2)
+# A file the collector touches after each sweep, so a healthcheck can tell one that hangs (none when empty).
+COLLECTOR_HEARTBEAT_FILE = env.str("COLLECTOR_HEARTBEAT_FILE", default="")
 # Tests only: the point of recording a result where the process kills itself (see services.fault_point).
 RECORD_FAULT_POINT = env.str("RECORD_FAULT_POINT", default="")
