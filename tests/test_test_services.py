@@ -1,7 +1,7 @@
 """bin/test-services, the step `make test` and CI run first: it starts what is down, changes nothing
 when all is up, and names what is missing where it cannot install it.
 
-The first test stops the machine's Redis and PostgreSQL for a few seconds (root only).
+The first test stops the machine's RabbitMQ, Redis and PostgreSQL for a few seconds (root only).
 """
 
 import contextlib
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from harness.external_services import POSTGRES_URL, reachable, unavailable
-from harness.processes import REDIS_URL, wait_until
+from harness.external_services import POSTGRES_URL, rabbitmq_running, reachable, unavailable
+from harness.processes import RABBITMQ_URL, REDIS_URL, wait_until
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 SCRIPT = REPO_DIR / "bin" / "test-services"
@@ -40,6 +40,12 @@ def as_root():
         unavailable("root", "the step starts the machine's services")
 
 
+def stop_rabbitmq():
+    """Stop the whole node, as a machine that has not started it yet has it."""
+    subprocess.run(["rabbitmqctl", "-q", "stop"], check=True, capture_output=True, timeout=STOP_TIMEOUT)
+    wait_until(lambda: not reachable(RABBITMQ_URL), timeout=STOP_TIMEOUT, what="RabbitMQ stopped")
+
+
 def stop_redis():
     client = redis.Redis.from_url(REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
     # It closes the connection as it exits.
@@ -59,6 +65,7 @@ def stop_postgresql():
 
 
 def test_stopped_services_are_started_again(as_root):
+    stop_rabbitmq()
     stop_redis()
     stop_postgresql()
     try:
@@ -67,8 +74,11 @@ def test_stopped_services_are_started_again(as_root):
         # Whatever the step did, the rest of the run gets its services back.
         subprocess.run([str(SCRIPT)], capture_output=True, timeout=SCRIPT_TIMEOUT)
     assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "RabbitMQ is down; starting it" in completed.stdout
     assert "Redis is down; starting it" in completed.stdout
     assert "PostgreSQL is down; starting it" in completed.stdout
+    assert rabbitmq_running()
+    assert reachable(RABBITMQ_URL)
     assert reachable(REDIS_URL)
     assert reachable(POSTGRES_URL)
     assert redis.Redis.from_url(REDIS_URL, socket_timeout=5).ping()
