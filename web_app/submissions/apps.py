@@ -1,4 +1,5 @@
 import logging
+from datetime import timedelta
 
 from django.apps import AppConfig
 
@@ -9,7 +10,8 @@ def staff_session_expires_soon(sender, request, user, **kwargs):
     """A login's session lasts ADMIN_SESSION_SECONDS, not the two weeks a visitor's does."""
     from django.conf import settings
 
-    request.session.set_expiry(settings.ADMIN_SESSION_SECONDS)
+    # A timedelta, not seconds: an expiry fixed at the login, which later requests do not push back.
+    request.session.set_expiry(timedelta(seconds=settings.ADMIN_SESSION_SECONDS))
 
 
 class SubmissionsConfig(AppConfig):

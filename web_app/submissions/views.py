@@ -123,8 +123,16 @@ def healthz(request):
     Each part says up or down; why (which may name hosts, paths and workers) is in the log,
     and shown to a logged-in staff user. A caller without a session cookie costs no lookup.
     """
-    healthy, parts = health.check_all(with_details=request.user.is_staff)
+    healthy, parts = health.check_all(with_details=is_staff(request))
     return JsonResponse({"status": "ok" if healthy else "unavailable", **parts}, status=200 if healthy else 503)
+
+
+def is_staff(request) -> bool:
+    """Whether a logged-in staff user asks; not when the database that would say cannot be read."""
+    try:
+        return request.user.is_staff
+    except DatabaseError:
+        return False
 
 
 def submission_status_payload(submission: Submission) -> dict:

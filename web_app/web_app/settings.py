@@ -158,11 +158,13 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-# https://docs.djangoproject.com/en/5.2/topics/http/sessions/#using-cached-sessions
+# https://docs.djangoproject.com/en/5.2/topics/http/sessions/#using-database-backed-sessions
 # Sessions kept by the site, so that a logout ends one for good: a signed-cookie session copied before
-# a logout stays valid until it expires. Written to the database (and the cache) when one is made or
-# changed, a visitor's first submission or a login; every other page reads the cache alone.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# a logout stays valid until it expires. Written when one is made or changed (a visitor's first
+# submission, a login), read by its key on the pages that need it. Not in the cache: the cache's
+# Redis refuses writes when full rather than evict, and sessions would fill it, and a logout that
+# could not reach the cache would leave the session there, open to a copied cookie.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
 # Seconds a staff login lasts, from the login on (submissions.apps); a visitor's session lasts
 # SESSION_COOKIE_AGE (two weeks) from its first submission.

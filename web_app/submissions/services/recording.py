@@ -100,8 +100,8 @@ def outcome_record(submission: Submission, outcome: Outcome) -> bool:
         logger.warning("Writers busy, %s stays pending for the collector: %s", submission.task_id, exc)
         return False
     except OSError as exc:
-        # The reason without the file's path, which the page shows to whoever submitted.
-        raise NotRecorded(exc.strerror or type(exc).__name__) from exc
+        # Whole, path included: it goes to the log, and the page says only that the file refused it.
+        raise NotRecorded(str(exc)) from exc
     except DatabaseError as exc:
         raise NotRecorded(str(exc)) from exc
     if claimed:
