@@ -91,3 +91,26 @@ def test_web_app_imports_no_code_from_the_worker_project():
     imports = {module.split(".")[0] for path in WEB_DIR.rglob("*.py") for module in imported_modules(path)}
     assert "celery" in imports
     assert imports & worker_packages == set()
+
+
+# The rules the worker checks its arguments by, copied from the form's: the worker cannot import web_app.
+INPUT_RULES = ("MAX_LENGTH", "LINE_BREAKING_CATEGORIES", "BIDI_CONTROLS")
+
+
+def input_rules(module) -> dict:
+    """The values the module assigns to INPUT_RULES, read from its source."""
+    rules = {}
+    for node in ast.parse(module.read_text()).body:
+        if isinstance(node, ast.Assign) and [getattr(target, "id", None) for target in node.targets] in (
+            [name] for name in INPUT_RULES
+        ):
+            rules[node.targets[0].id] = eval(compile(ast.Expression(node.value), str(module), "eval"))  # noqa: S307
+    return rules
+
+
+def test_the_worker_checks_its_arguments_by_the_forms_rules():
+    form_rules = input_rules(WEB_DIR / "submissions" / "forms.py")
+    worker_rules = input_rules(WORKER_DIR / "adding" / "services.py")
+
+    assert set(form_rules) == set(INPUT_RULES)
+    assert worker_rules == form_rules
