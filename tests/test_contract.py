@@ -101,10 +101,11 @@ def input_rules(module) -> dict:
     """The values the module assigns to INPUT_RULES, read from its source."""
     rules = {}
     for node in ast.parse(module.read_text()).body:
-        if isinstance(node, ast.Assign) and [getattr(target, "id", None) for target in node.targets] in (
-            [name] for name in INPUT_RULES
-        ):
-            rules[node.targets[0].id] = eval(compile(ast.Expression(node.value), str(module), "eval"))  # noqa: S307
+        if not isinstance(node, ast.Assign) or len(node.targets) != 1:
+            continue
+        [target] = node.targets
+        if isinstance(target, ast.Name) and target.id in INPUT_RULES:
+            rules[target.id] = eval(compile(ast.Expression(node.value), str(module), "eval"))  # noqa: S307
     return rules
 
 
