@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
-from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.backends.signed_cookies import SessionStore
 from django.test import Client
 
 from submissions.visitors import VISITOR_SESSION_KEY

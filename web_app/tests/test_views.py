@@ -7,7 +7,6 @@ from types import SimpleNamespace
 
 import pytest
 from django.conf import settings as django_settings
-from django.contrib.sessions.models import Session
 from django.core.cache import cache
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
@@ -48,7 +47,7 @@ def test_the_form_page_has_two_labelled_fields_and_a_csrf_token(client):
     assert 'type="submit"' in html
 
 
-def test_the_form_page_and_a_submissions_page_each_read_one_row_set_beside_the_session(client, results_file):
+def test_the_form_page_and_a_submissions_page_each_read_one_row_set(client, results_file):
     for number in range(11):
         Submission.objects.create(
             first=f"first{number}",
@@ -66,13 +65,8 @@ def test_the_form_page_and_a_submissions_page_each_read_one_row_set_beside_the_s
     with CaptureQueriesContext(connection) as submission_page:
         client.get(done.get_absolute_url())
 
-    def without_the_session(queries):
-        return [query["sql"] for query in queries if '"django_session"' not in query["sql"]]
-
-    assert len(form_page) == 2 and len(submission_page) == 2, "the session's row and the page's"
-    [history] = without_the_session(form_page)
-    assert "LIMIT 11" in history
-    assert len(without_the_session(submission_page)) == 1
+    assert len(form_page) == 1 and "LIMIT 11" in form_page[0]["sql"]
+    assert len(submission_page) == 1
 
 
 def test_the_history_links_to_older_and_newer_pages(client):
@@ -303,26 +297,6 @@ def test_the_form_page_lists_only_the_visitors_own_submissions(client):
     assert "mine" not in new_visitor_page and "theirs" not in new_visitor_page
 
 
-def test_a_first_submission_stores_a_session_and_later_pages_write_none(results_file):
-    browser = FormClient()
-    assert browser.get(FORM_URL).cookies.get(django_settings.SESSION_COOKIE_NAME) is None
-
-    browser.post(FORM_URL, {"first": "cats", "second": "dogs"})
-
-    submission = Submission.objects.get()
-    assert len(submission.visitor) == 32
-    session = Session.objects.get()
-    assert session.get_decoded() == {"visitor": submission.visitor}
-    assert submission.visitor not in browser.cookies[django_settings.SESSION_COOKIE_NAME].value
-    with CaptureQueriesContext(connection) as later_pages:
-        assert browser.get(submission.get_absolute_url()).status_code == 200
-        assert "cats" in browser.get(FORM_URL).content.decode()
-        browser.post(FORM_URL, {"first": "birds", "second": "fish"})
-    session_queries = [query["sql"] for query in later_pages if '"django_session"' in query["sql"]]
-    assert session_queries and all(sql.startswith("SELECT") for sql in session_queries), "read, never written"
-    assert Session.objects.get() == session
-
-
 def test_a_first_submission_the_database_refuses_stores_no_session(results_file, monkeypatch):
     def refuse(**fields):
         raise services.DatabaseUnwritable("disk full")
@@ -332,7 +306,6 @@ def test_a_first_submission_the_database_refuses_stores_no_session(results_file,
     response = FormClient().post(FORM_URL, {"first": "cats", "second": "dogs"})
 
     assert response.status_code == 503
-    assert not Session.objects.exists()
     assert django_settings.SESSION_COOKIE_NAME not in response.cookies
 
 

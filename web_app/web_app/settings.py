@@ -158,13 +158,10 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-# https://docs.djangoproject.com/en/5.2/topics/http/sessions/#using-database-backed-sessions
-# Sessions kept by the site, so that a logout ends one for good: a signed-cookie session copied before
-# a logout stays valid until it expires. Written when one is made or changed (a visitor's first
-# submission, a login), read by its key on the pages that need it. Not in the cache: the cache's
-# Redis refuses writes when full rather than evict, and sessions would fill it, and a logout that
-# could not reach the cache would leave the session there, open to a copied cookie.
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# https://docs.djangoproject.com/en/5.2/topics/http/sessions/#using-cookie-based-sessions
+# A signed cookie: a visitor's random id (and an admin's login), no database or cache write. A copy of
+# it stays valid until it expires, logout or not: a staff login's lasts ADMIN_SESSION_SECONDS.
+SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
 # Seconds a staff login lasts, from the login on (submissions.apps); a visitor's session lasts
 # SESSION_COOKIE_AGE (two weeks) from its first submission.
