@@ -1,7 +1,7 @@
 """Visitors: each browser session gets a random id, and sees only the submissions made with it.
 
-A session is stored (a database write) only once its first submission is saved: a
-submission refused for a fault of the database makes none.
+The id is put in the session (its signed cookie) only once its first submission is saved:
+a submission refused for a fault of the database gives no cookie.
 """
 
 import uuid
