@@ -233,8 +233,11 @@ class ClusterProject(ComposeProject):
         """Tasks the worker in this container has taken and not finished (reserved or active), as Celery's inspect tells."""
         held = 0
         for method in ("reserved", "active"):
+            # As app, who alone reads the key: the container's root has no capability to.
             answer = engine(
                 "exec",
+                "--user",
+                "app",
                 worker,
                 "sh",
                 "-c",

@@ -88,12 +88,22 @@ def cluster(tmp_path_factory, request):
     name = f"djrc-cluster-{uuid.uuid4().hex[:8]}"
     with container_engine(name) as docker_host:
         project = Cluster(directory, name, docker_host, web_port=free_port())
+        failed_before = request.session.testsfailed
         try:
             build_seconds, start_seconds = project.build_and_start(STACK, timeout=420)
             show(request, [f"cluster: images built in {build_seconds:.0f} s, healthy {start_seconds:.0f} s later"])
             yield project
         finally:
+            if request.session.testsfailed > failed_before:
+                keep_logs(request, project, directory.parent / "logs.txt")
             project.down()
+
+
+def keep_logs(request, project: Cluster, path):
+    """Every container's log, kept past the deployment's removal for a failure's cause."""
+    result = project.attempt("logs", "--no-color", "--timestamps", timeout=300)
+    path.write_text(result.stdout + result.stderr)
+    show(request, [f"cluster: a test failed; every container's log is in {path}"])
 
 
 def under_load(cluster: Cluster, fault: str, do_fault, reports: list) -> FaultReport:
