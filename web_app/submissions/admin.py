@@ -1,6 +1,7 @@
 from django.contrib import admin
+from django.utils import timezone
 
-from .models import Submission
+from .models import StaffLogin, Submission
 
 
 @admin.register(Submission)
@@ -43,4 +44,23 @@ class SubmissionAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StaffLogin)
+class StaffLoginAdmin(admin.ModelAdmin):
+    """The admin logins still running; deleting one logs its session out on its next request."""
+
+    list_display = ("user", "started_at", "ends_at")
+    list_filter = ("user",)
+    fields = ("user", "started_at", "ends_at")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(ends_at__gt=timezone.now())
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

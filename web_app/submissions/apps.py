@@ -1,17 +1,8 @@
 import logging
-from datetime import timedelta
 
 from django.apps import AppConfig
 
 logger = logging.getLogger(__name__)
-
-
-def staff_session_expires_soon(sender, request, user, **kwargs):
-    """A login's session lasts ADMIN_SESSION_SECONDS, not the two weeks a visitor's does."""
-    from django.conf import settings
-
-    # A timedelta, not seconds: an expiry fixed at the login, which later requests do not push back.
-    request.session.set_expiry(timedelta(seconds=settings.ADMIN_SESSION_SECONDS))
 
 
 class SubmissionsConfig(AppConfig):
@@ -19,10 +10,13 @@ class SubmissionsConfig(AppConfig):
 
     def ready(self):
         from django.conf import settings
-        from django.contrib.auth.signals import user_logged_in
+        from django.contrib.auth.signals import user_logged_in, user_logged_out
         from kombu.utils.url import maybe_sanitize_url
 
-        user_logged_in.connect(staff_session_expires_soon, dispatch_uid="staff_session_expires_soon")
+        from .staff_logins import staff_login_end, staff_login_start
+
+        user_logged_in.connect(staff_login_start, dispatch_uid="staff_login_start")
+        user_logged_out.connect(staff_login_end, dispatch_uid="staff_login_end")
 
         from web_app.celery import app
 

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -78,3 +79,19 @@ class Submission(models.Model):
         if self.finished_at is None:
             return None
         return self.finished_at - self.created_at
+
+
+class StaffLogin(models.Model):
+    """A login to the admin, which lasts while its row does: a logout, or an operator deleting
+    the row, ends it at once, whatever copy of the session's cookie is still about."""
+
+    # The SHA-256 of the random key the login's session holds; the key itself is never stored.
+    key_digest = models.CharField(max_length=64, unique=True, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_logins", editable=False
+    )
+    started_at = models.DateTimeField(editable=False)
+    ends_at = models.DateTimeField(db_index=True, editable=False)
+
+    def __str__(self):
+        return f"{self.user} since {self.started_at:%Y-%m-%d %H:%M}"

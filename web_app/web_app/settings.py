@@ -57,6 +57,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A login whose row is gone (logged out, revoked, ended) is logged out (submissions/staff_logins.py).
+    "submissions.staff_logins.current_staff_logins_only",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it answers a locked-out login attempt.
@@ -159,11 +161,11 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # https://docs.djangoproject.com/en/5.2/topics/http/sessions/#using-cookie-based-sessions
-# A signed cookie: a visitor's random id (and an admin's login), no database or cache write. A copy of
-# it stays valid until it expires, logout or not: a staff login's lasts ADMIN_SESSION_SECONDS.
+# A signed cookie: a visitor's random id (and an admin's login), no database or cache write. An admin
+# login also has a row of the site's (submissions/staff_logins.py), so a logout ends it at once.
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
-# Seconds a staff login lasts, from the login on (submissions.apps); a visitor's session lasts
+# Seconds a staff login lasts, from the login on (submissions/staff_logins.py); a visitor's session lasts
 # SESSION_COOKIE_AGE (two weeks) from its first submission.
 ADMIN_SESSION_SECONDS = env.int("ADMIN_SESSION_SECONDS", default=3600)
 
