@@ -199,6 +199,14 @@ class Stack:
             timeout=timeout,
         )
 
+    def execute(self, sql: str, parameters: tuple = ()) -> int:
+        """Run one write statement on the web app's database (`%s` for each parameter); the rows it changed."""
+        if self.database_url:
+            with psycopg.connect(self.database_url, connect_timeout=10) as server:
+                return server.execute(sql, parameters).rowcount
+        with closing(sqlite3.connect(self.root / "web.sqlite3", timeout=20)) as database, database:
+            return database.execute(sql.replace("%s", "?"), parameters).rowcount
+
     def submissions(self) -> list:
         """Every row of the web app's submissions table (first, second, status, result, task_id, error, resends)."""
         query = "SELECT first, second, status, result, task_id, error, resends FROM submissions_submission ORDER BY id"

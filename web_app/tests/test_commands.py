@@ -1,9 +1,11 @@
 import uuid
+from datetime import timedelta
 from io import StringIO
 from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from submissions import services
 from submissions.management.commands import collect_results
@@ -61,3 +63,29 @@ def test_collect_results_names_the_configured_services_with_passwords_masked(mon
     assert "localhost:6379/0" in notice
     assert "secret" not in notice
     assert "not set" not in notice
+
+
+@pytest.mark.django_db
+def test_prune_submissions_says_how_many_it_removed(settings):
+    settings.SUBMISSIONS_KEEP_DAYS = 30
+    for days_ago in (31, 32, 1):
+        submission = Submission.objects.create(
+            first="cats", second="dogs", task_id=uuid.uuid4(), status=Submission.Status.DONE
+        )
+        Submission.objects.filter(pk=submission.pk).update(created_at=timezone.now() - timedelta(days=days_ago))
+    output = StringIO()
+
+    call_command("prune_submissions", stdout=output)
+
+    assert output.getvalue().strip() == "removed 2 submissions older than 30 days and 0 ended admin logins"
+    assert Submission.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_prune_submissions_with_keep_days_0_says_it_keeps_everything(settings):
+    settings.SUBMISSIONS_KEEP_DAYS = 0
+    output = StringIO()
+
+    call_command("prune_submissions", stdout=output)
+
+    assert "every submission is kept" in output.getvalue()

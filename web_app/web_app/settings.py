@@ -310,6 +310,11 @@ STALE_PENDING_SECONDS = env.float("STALE_PENDING_SECONDS", default=300)
 STALE_PENDING_MAX_RESENDS = env.int("STALE_PENDING_MAX_RESENDS", default=3)
 # Seconds between the collector's sweeps.
 COLLECT_INTERVAL = env.float("COLLECT_INTERVAL", default=2)
+# Days a done or failed submission is kept (a pending one, or one still being recorded, always is);
+# 0 keeps everything. The collector prunes every SUBMISSIONS_PRUNE_INTERVAL seconds, and
+# `manage.py prune_submissions` at once. The results file is not touched.
+SUBMISSIONS_KEEP_DAYS = env.int("SUBMISSIONS_KEEP_DAYS", default=30)
+SUBMISSIONS_PRUNE_INTERVAL = env.float("SUBMISSIONS_PRUNE_INTERVAL", default=3600)
 # A file the collector touches after each sweep, so a healthcheck can tell one that hangs (none when empty).
 COLLECTOR_HEARTBEAT_FILE = env.str("COLLECTOR_HEARTBEAT_FILE", default="")
 # Tests only: the point of recording a result where the process kills itself (see services.fault_point).

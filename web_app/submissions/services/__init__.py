@@ -1,6 +1,6 @@
 """What the web app does with a submission, one step a module: send it (sending), wait for its
 result (waiting), read what the result says (outcomes), record it once (recording), and look
-after the pending ones (collecting, lost_tasks)."""
+after the pending ones (collecting, lost_tasks); remove the old ones (retention)."""
 
 from ..exceptions import (
     BackendUnavailable,
@@ -14,6 +14,7 @@ from ..exceptions import (
 from .collecting import CollectReport, collect_pending
 from .outcomes import Outcome, expected_result, read_outcome, read_outcomes
 from .recording import finish_interrupted_recordings, outcome_record, result_record
+from .retention import PruneReport, submissions_prune
 from .sending import discard, send, submission_create
 from .waiting import result_came_since, wait_for_result
 
@@ -24,6 +25,7 @@ __all__ = [
     "DatabaseUnwritable",
     "NotRecorded",
     "Outcome",
+    "PruneReport",
     "QueueFull",
     "SubmissionsBusy",
     "WriteLockTimeout",
@@ -38,5 +40,6 @@ __all__ = [
     "result_record",
     "send",
     "submission_create",
+    "submissions_prune",
     "wait_for_result",
 ]

@@ -30,6 +30,10 @@ def configuration_notice() -> str:
 
 logger = logging.getLogger("submissions.collector")
 
+# Batches of old submissions removed between two sweeps: a large backlog is pruned over several
+# sweeps, which go on meanwhile.
+PRUNE_BATCHES_PER_SWEEP = 10
+
 # The longest a stop waits for the collector's sleep between sweeps to notice it.
 STOP_CHECK_INTERVAL = 0.1
 
@@ -82,11 +86,20 @@ class Command(BaseCommand):
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda signum, _frame: stopping.append(signum))
         logger.info("Collector started: a sweep every %g s", settings.COLLECT_INTERVAL)
+        # The first pruning at the start, then every SUBMISSIONS_PRUNE_INTERVAL.
+        next_prune = time.monotonic()
         while not stopping:
             try:
                 services.collect_pending(older_than_seconds=older_than, report_each=self.report_one)
             except Exception as exc:  # a sweep that fails (database, backend down) is tried again next time
                 logger.warning("Sweep failed, trying again in %g s: %s", settings.COLLECT_INTERVAL, exc)
+            if time.monotonic() >= next_prune:
+                next_prune = time.monotonic() + settings.SUBMISSIONS_PRUNE_INTERVAL
+                try:
+                    if services.submissions_prune(max_batches=PRUNE_BATCHES_PER_SWEEP).more:
+                        next_prune = time.monotonic()
+                except Exception as exc:  # as a sweep: what is left is pruned next time
+                    logger.warning("Pruning failed, trying again in %g s: %s", settings.SUBMISSIONS_PRUNE_INTERVAL, exc)
             beat()
             sleep_unless(stopping, settings.COLLECT_INTERVAL)
         logger.info("Collector stopped")

@@ -1,0 +1,47 @@
+"""Retention with real processes: the collector removes old finished submissions on its schedule;
+the pages and the results file still agree."""
+
+import pytest
+
+from harness.processes import HttpClient, wait_until
+
+BACKDATE = (
+    "UPDATE submissions_submission SET created_at = created_at - INTERVAL '40 days', status = %s WHERE first = %s"
+)
+SQLITE_BACKDATE = (
+    "UPDATE submissions_submission SET created_at = datetime(created_at, '-40 days'), status = %s WHERE first = %s"
+)
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_the_collector_removes_old_done_and_failed_submissions_and_the_results_file_keeps_their_lines(
+    make_stack, database
+):
+    stack = make_stack(
+        "rabbitmq", database, SUBMISSIONS_KEEP_DAYS="30", SUBMISSIONS_PRUNE_INTERVAL="0.5", COLLECT_INTERVAL="0.3"
+    )
+    stack.start_worker()
+    stack.start_web()
+    browser = HttpClient(stack.base_url)
+    pages = {first: browser.submit(first, "dogs") for first in ("olddone", "oldfailed", "recent")}
+    assert all(f"{first} es dogs" in page.text for first, page in pages.items())
+    collector = stack.start_collector()
+    # After the collector's first pruning, at its start: what goes next is its schedule's doing.
+    wait_until(lambda: "Pruned 0 submissions" in collector.log(), 30, what="the collector's first pruning")
+
+    backdate = BACKDATE if stack.database_url else SQLITE_BACKDATE
+    assert stack.execute(backdate, ("done", "olddone")) == 1
+    assert stack.execute(backdate, ("failed", "oldfailed")) == 1
+
+    wait_until(
+        lambda: [row["first"] for row in stack.submissions()] == ["recent"], 30, what="the old submissions pruned"
+    )
+    assert "Pruned 2 submissions older than 30 days" in collector.log()
+    assert stack.results_lines() == ["olddone es dogs", "oldfailed es dogs", "recent es dogs"], "the file is kept"
+    assert browser.revisit(pages["olddone"]).status_code == 404
+    recent = browser.revisit(pages["recent"])
+    assert recent.status_code == 200
+    assert "recent es dogs" in recent.text
+    history = browser.get("/").text
+    assert "recent es dogs" in history
+    assert "olddone" not in history
