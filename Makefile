@@ -11,7 +11,7 @@ export CONTAINERS_CONF ?= $(CURDIR)/podman/containers.conf
 # The configuration file that run, web, worker and manage read, as honcho does.
 ENV_FILE ?= .env
 
-.PHONY: help install install-dev run web worker collector manage purge lint test test-quick test-services test-worker test-web test-e2e test-compose test-cluster stand-in-images bench soak diagram clean reset
+.PHONY: help install install-dev run web worker collector manage purge lint test test-quick test-services test-worker test-web test-e2e test-compose test-cluster stand-in-images bench bench-large-table soak diagram clean reset
 
 help:
 	@echo "make run    start web (http://127.0.0.1:8000), worker and collector, reading .env when present; Ctrl-C stops them"
@@ -28,6 +28,7 @@ help:
 	@echo "make test-compose   build and run docker-compose.yml for real (Podman, stand-in images)"
 	@echo "make test-cluster   the cluster deployment under load, one fault at a time"
 	@echo "make bench  the project against the seed, same run; make soak  20,000 submissions, counting what the web holds"
+	@echo "make bench-large-table   a million submissions in the table against none, on SQLite and PostgreSQL"
 
 $(VENV)/.installed: requirements.txt requirements-flower.txt requirements-local.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -141,6 +142,12 @@ BENCH_RESULTS_DIR ?= $(CURDIR)/bench/results/latest
 bench: $(VENV)/.installed-bench
 	BENCH_RESULTS_DIR=$(BENCH_RESULTS_DIR) timeout --signal=INT 1800 python -m bench.run
 	BENCH_RESULTS_DIR=$(BENCH_RESULTS_DIR) timeout --signal=INT 300 python -m bench.costs
+
+# The project on a table of a million submissions beside one on an empty table, on SQLite and
+# on PostgreSQL: submissions/s, the form page of a long history, the collector's sweep and the
+# pruning (bench/large_table.py). Not part of `make test`.
+bench-large-table: $(VENV)/.installed-bench
+	BENCH_RESULTS_DIR=$(BENCH_RESULTS_DIR) timeout --signal=INT 2400 python -m bench.large_table
 
 # Twenty thousand submissions through the real stack (gunicorn with gevent, the worker and the
 # collector on the local RabbitMQ and Redis), printing and plotting the web processes' open

@@ -4,10 +4,13 @@ project, and the seed it measures the project against."""
 import sqlite3
 import time
 
+import pytest
+
 from bench import metrics
+from bench.large_table import fill_submissions, timings_turn, visitor_of
 from bench.load import FormProbe, Load, browser_medians
 from bench.stacks import SEED_FIELDS, SeedStack, redirected_to_the_form
-from harness.processes import REDIS_URL
+from harness.processes import REDIS_URL, HttpClient
 
 
 def test_one_browser_for_two_seconds_gives_sane_numbers_and_every_line_lands(make_stack):
@@ -56,3 +59,24 @@ def test_the_seed_saves_a_row_per_submission_and_redirects_to_its_form(make_stac
     assert sorted(row for (row,) in saved) == sorted(sample.expected for sample in load.samples)
     # The seed's open(..., "w+"): each result replaces the one before.
     assert (seed.root / "myfile.txt").read_text() in {sample.expected for sample in load.samples}
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_the_large_tables_rows_are_read_by_the_web_app_as_its_own(make_stack, database):
+    stack = make_stack("rabbitmq", database)
+    stack.start_worker()
+    stack.start_web()
+    browser = HttpClient(stack.base_url)
+    browser.submit("history", "dogs").raise_for_status()
+
+    # Every 20th of the 2,000 rows is the browser's: 0, 20, ..., 1980, the newest.
+    fill_submissions(stack, 2000, visitor_of(stack, "history"), history=100)
+
+    assert len(stack.submissions()) == 2001
+    page = browser.get("/").text
+    assert "f1980 es dogs" in page
+    assert "f1981 es dogs" not in page, "another visitor's"
+    timings = timings_turn(stack)
+    assert timings["sweep_ms"] > 0
+    assert timings["prune_ms"] > 0
+    assert len(stack.submissions()) == 2001, "none is old enough to prune"

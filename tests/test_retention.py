@@ -5,11 +5,14 @@ import pytest
 
 from harness.processes import HttpClient, wait_until
 
+# Made 40 days ago, with a status; a pending one as if its result had never come (no line claimed).
 BACKDATE = (
-    "UPDATE submissions_submission SET created_at = created_at - INTERVAL '40 days', status = %s WHERE first = %s"
+    "UPDATE submissions_submission SET created_at = created_at - INTERVAL '40 days', status = %s, "
+    "line_offset = CASE WHEN CAST(%s AS TEXT) = 'pending' THEN NULL ELSE line_offset END WHERE first = %s"
 )
 SQLITE_BACKDATE = (
-    "UPDATE submissions_submission SET created_at = datetime(created_at, '-40 days'), status = %s WHERE first = %s"
+    "UPDATE submissions_submission SET created_at = datetime(created_at, '-40 days'), status = %s, "
+    "line_offset = CASE WHEN CAST(%s AS TEXT) = 'pending' THEN NULL ELSE line_offset END WHERE first = %s"
 )
 
 
@@ -23,21 +26,24 @@ def test_the_collector_removes_old_done_and_failed_submissions_and_the_results_f
     stack.start_worker()
     stack.start_web()
     browser = HttpClient(stack.base_url)
-    pages = {first: browser.submit(first, "dogs") for first in ("olddone", "oldfailed", "recent")}
+    pages = {first: browser.submit(first, "dogs") for first in ("olddone", "oldfailed", "oldpending", "recent")}
     assert all(f"{first} es dogs" in page.text for first, page in pages.items())
     collector = stack.start_collector()
     # After the collector's first pruning, at its start: what goes next is its schedule's doing.
     wait_until(lambda: "Pruned 0 submissions" in collector.log(), 30, what="the collector's first pruning")
 
     backdate = BACKDATE if stack.database_url else SQLITE_BACKDATE
-    assert stack.execute(backdate, ("done", "olddone")) == 1
-    assert stack.execute(backdate, ("failed", "oldfailed")) == 1
+    for status, first in (("done", "olddone"), ("failed", "oldfailed"), ("pending", "oldpending")):
+        assert stack.execute(backdate, (status, status, first)) == 1
 
     wait_until(
-        lambda: [row["first"] for row in stack.submissions()] == ["recent"], 30, what="the old submissions pruned"
+        lambda: [row["first"] for row in stack.submissions()] == ["oldpending", "recent"],
+        30,
+        what="the old done and failed submissions pruned",
     )
     assert "Pruned 2 submissions older than 30 days" in collector.log()
-    assert stack.results_lines() == ["olddone es dogs", "oldfailed es dogs", "recent es dogs"], "the file is kept"
+    assert [row["status"] for row in stack.submissions()] == ["pending", "done"]
+    assert stack.results_lines() == [f"{first} es dogs" for first in pages], "the file keeps every line"
     assert browser.revisit(pages["olddone"]).status_code == 404
     recent = browser.revisit(pages["recent"])
     assert recent.status_code == 200
