@@ -35,11 +35,12 @@ def prunable_submissions() -> QuerySet[Submission]:
     exactly-once recording still needs: pending, its line in doubt, or lost recently enough that
     its result may still come (within CELERY_RESULT_EXPIRES of being given up)."""
     now = timezone.now()
+    # "Not pending" rather than "done or failed", which is the same: given the status as an IN list,
+    # SQLite walks the status index through every finished row (200 ms a pruning at a million rows)
+    # instead of the created_at index through the old ones alone (0.04 ms).
     return (
-        Submission.objects.filter(
-            created_at__lt=now - timedelta(days=settings.SUBMISSIONS_KEEP_DAYS),
-            status__in=(Submission.Status.DONE, Submission.Status.FAILED),
-        )
+        Submission.objects.filter(created_at__lt=now - timedelta(days=settings.SUBMISSIONS_KEEP_DAYS))
+        .exclude(status=Submission.Status.PENDING)
         .exclude(Submission.LINE_IN_DOUBT)
         .exclude(lost_at__gte=now - timedelta(seconds=settings.CELERY_RESULT_EXPIRES))
     )
