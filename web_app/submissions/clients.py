@@ -101,7 +101,7 @@ def networks_of(entries: tuple[str, ...], period: int) -> list[IPNetwork]:
     networks: list[IPNetwork] = []
     for entry in entries:
         try:
-            networks.append(ipaddress.ip_network(entry, strict=False))
+            networks.append(canonical_network(ipaddress.ip_network(entry, strict=False)))
             continue
         except ValueError:
             pass
@@ -112,3 +112,13 @@ def networks_of(entries: tuple[str, ...], period: int) -> list[IPNetwork]:
             continue
         networks.extend(ipaddress.ip_network(address) for address in addresses)
     return networks
+
+
+def canonical_network(network: IPNetwork) -> IPNetwork:
+    """An IPv4-mapped network (::ffff:10.0.0.0/104) as the IPv4 one it maps (10.0.0.0/8): client
+    addresses are compared in their canonical form (parsed_address), where such an entry would
+    otherwise match none."""
+    mapped = getattr(network.network_address, "ipv4_mapped", None)
+    if mapped is None or network.prefixlen < 96:
+        return network
+    return ipaddress.IPv4Network((mapped, network.prefixlen - 96))

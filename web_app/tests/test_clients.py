@@ -41,6 +41,9 @@ def request_from(remote: str, forwarded: str | None = None):
         ([], "::ffff:203.0.113.9", None, "203.0.113.9"),
         (["10.0.0.2"], "10.0.0.2", "::ffff:198.51.100.1", "198.51.100.1"),
         (["10.0.0.2"], "10.0.0.2", "2001:DB8:0::1", "2001:db8::1"),
+        # A proxy (or a network of them) written IPv4-mapped is its IPv4 address.
+        (["::ffff:10.0.0.2"], "10.0.0.2", "198.51.100.1", "198.51.100.1"),
+        (["::ffff:10.0.0.0/104"], "::ffff:10.0.0.2", "1.2.3.4, 198.51.100.1, 10.0.0.7", "198.51.100.1"),
     ],
 )
 def test_the_client_is_the_last_address_no_trusted_proxy_wrote(settings, trusted, remote, forwarded, client):
