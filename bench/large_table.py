@@ -12,7 +12,8 @@ EMPTY_TABLE_HISTORY, so that both form pages show a full page. Taking turns, TUR
 - submissions/s and the POST's p99 from CLIENTS browsers with the cheap task;
 - the form page of the visitor with the long history (p50, p99 of FORM_REQUESTS GETs);
 - the collector's sweep (`collect_pending`) and the retention's pruning (`submissions_prune`)
-  with nothing to do, timed inside a Django shell of the stack.
+  with nothing to do, timed inside a Django shell of the stack; then one batch of a backlog,
+  the rows older than a day made prunable for it (so each turn removes 5,000 of the million).
 """
 
 import json
@@ -56,19 +57,27 @@ COLUMNS = (
     "line_host",
 )
 
-# Run in the stack's `manage.py shell`: the mean milliseconds of a sweep and of a pruning, as JSON.
+# Run in the stack's `manage.py shell`, as JSON: the mean milliseconds of a sweep and of a pruning
+# with nothing to prune; then, with the rows older than a day made prunable, of one batch of a
+# backlog (PRUNE_BATCHES batches of 1,000 rows a turn on the large table, a few rows on the other).
+PRUNE_BATCHES = 5
 TIMINGS_SCRIPT = f"""
 import json, time
+from django.conf import settings
 from submissions.services import collect_pending, submissions_prune
 
-def mean_ms(call):
-    call()
+def mean_ms(call, times):
     started = time.perf_counter()
-    for _ in range({SWEEPS}):
+    for _ in range(times):
         call()
-    return (time.perf_counter() - started) / {SWEEPS} * 1000
+    return (time.perf_counter() - started) / times * 1000
 
-print(json.dumps({{"sweep_ms": mean_ms(collect_pending), "prune_ms": mean_ms(submissions_prune)}}))
+collect_pending()
+submissions_prune()
+timings = {{"sweep_ms": mean_ms(collect_pending, {SWEEPS}), "prune_ms": mean_ms(submissions_prune, {SWEEPS})}}
+settings.SUBMISSIONS_KEEP_DAYS = 1
+timings["prune_batch_ms"] = mean_ms(lambda: submissions_prune(max_batches=1), {PRUNE_BATCHES})
+print(json.dumps(timings))
 """
 
 
@@ -229,7 +238,8 @@ def measure_database(database: str, rows: int, run_dir) -> list[dict]:
                 print(
                     f"{database:10} {size:5} turn {turn}: {result['per_second']:6.1f} submissions/s, "
                     f"POST p99 {result['post_p99_ms']:5.0f} ms, form p99 {result['form_p99_ms']:5.1f} ms, "
-                    f"sweep {result['sweep_ms']:6.2f} ms, prune {result['prune_ms']:6.2f} ms",
+                    f"sweep {result['sweep_ms']:6.2f} ms, prune {result['prune_ms']:6.2f} ms, "
+                    f"a backlog's batch {result['prune_batch_ms']:6.1f} ms",
                     flush=True,
                 )
         return turns
@@ -248,6 +258,7 @@ FIGURES = (
     ("form_p99_ms", "form page p99 ms (long history)", "{:.1f}"),
     ("sweep_ms", "collector's sweep ms", "{:.2f}"),
     ("prune_ms", "pruning, nothing to prune, ms", "{:.2f}"),
+    ("prune_batch_ms", "pruning a backlog, ms a batch (1,000 rows on the large table)", "{:.1f}"),
 )
 
 

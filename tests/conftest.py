@@ -14,6 +14,7 @@ from harness.external_services import (
 from harness.processes import RABBITMQ_URL, REDIS_URL, Stack
 
 from .chromium import chromium, require_chromium
+from .containers import FAILED_PHASES
 
 
 @pytest.fixture
@@ -96,3 +97,13 @@ def pytest_terminal_summary(terminalreporter):
     if wanted:
         missing = ", ".join(f"{what} ({count} tests)" for what, count in wanted.most_common())
         terminalreporter.write_line(f"SKIPPED for want of {missing}: {SETUP_HINT} (as root on Debian)", yellow=True)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Count each test's failing phase in the config's stash (FAILED_PHASES), for fixtures that keep
+    evidence when a test of theirs failed (pytest's documented way to give fixtures the results)."""
+    report = yield
+    if report.failed:
+        item.config.stash[FAILED_PHASES] = item.config.stash.get(FAILED_PHASES, 0) + 1
+    return report

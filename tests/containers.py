@@ -17,6 +17,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from harness.external_services import unavailable
 from harness.processes import wait_until
 
@@ -44,6 +46,9 @@ COMPOSE_VARIABLES = (
     "COMPOSE_FILE",
     "COMPOSE_PROFILES",
 )
+
+# How many test phases (setup, call, teardown) have failed so far in the run (tests/conftest.py).
+FAILED_PHASES = pytest.StashKey[int]()
 
 
 def engine_env() -> dict:

@@ -77,6 +77,9 @@ def test_the_large_tables_rows_are_read_by_the_web_app_as_its_own(make_stack, da
     assert "f1980 es dogs" in page
     assert "f1981 es dogs" not in page, "another visitor's"
     timings = timings_turn(stack)
-    assert timings["sweep_ms"] > 0
-    assert timings["prune_ms"] > 0
-    assert len(stack.submissions()) == 2001, "none is old enough to prune"
+    # Milliseconds a call, on 2,001 rows: more than nothing, far less than a second.
+    assert 0 < timings["sweep_ms"] < 1000
+    assert 0 < timings["prune_ms"] < 1000
+    assert 0 < timings["prune_batch_ms"] < 1000
+    # The timed batches of a backlog removed the rows older than a day: f1932 is the oldest younger.
+    assert [row["first"] for row in stack.submissions()] == ["history", *(f"f{n}" for n in range(1932, 2000))]

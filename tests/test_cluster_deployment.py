@@ -10,6 +10,7 @@ The tests share one deployment and run in this order; the last removes it.
 
 import os
 import signal
+import subprocess
 import threading
 import time
 import uuid
@@ -30,7 +31,7 @@ from tests.cluster import (
     account,
     settle,
 )
-from tests.containers import container_engine, copy_tracked_files, engine, require_compose_tools
+from tests.containers import FAILED_PHASES, container_engine, copy_tracked_files, engine, require_compose_tools
 
 pytestmark = pytest.mark.timeout(2400)
 
@@ -88,20 +89,29 @@ def cluster(tmp_path_factory, request):
     name = f"djrc-cluster-{uuid.uuid4().hex[:8]}"
     with container_engine(name) as docker_host:
         project = Cluster(directory, name, docker_host, web_port=free_port())
-        failed_before = request.session.testsfailed
+        failed_before = request.config.stash.get(FAILED_PHASES, 0)
+        logs = directory.parent / "logs.txt"
         try:
-            build_seconds, start_seconds = project.build_and_start(STACK, timeout=420)
+            try:
+                build_seconds, start_seconds = project.build_and_start(STACK, timeout=420)
+            except Exception:
+                keep_logs(request, project, logs)
+                raise
             show(request, [f"cluster: images built in {build_seconds:.0f} s, healthy {start_seconds:.0f} s later"])
             yield project
+            if request.config.stash.get(FAILED_PHASES, 0) > failed_before:
+                keep_logs(request, project, logs)
         finally:
-            if request.session.testsfailed > failed_before:
-                keep_logs(request, project, directory.parent / "logs.txt")
             project.down()
 
 
 def keep_logs(request, project: Cluster, path):
     """Every container's log, kept past the deployment's removal for a failure's cause."""
-    result = project.attempt("logs", "--no-color", "--timestamps", timeout=300)
+    try:
+        result = project.attempt("logs", "--no-color", "--timestamps", timeout=300)
+    except subprocess.TimeoutExpired:
+        show(request, ["cluster: a test failed, and the containers' logs did not come within 300 s"])
+        return
     path.write_text(result.stdout + result.stderr)
     show(request, [f"cluster: a test failed; every container's log is in {path}"])
 

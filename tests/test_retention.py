@@ -5,15 +5,16 @@ import pytest
 
 from harness.processes import HttpClient, wait_until
 
-# Made 40 days ago, with a status; a pending one as if its result had never come (no line claimed).
-BACKDATE = (
-    "UPDATE submissions_submission SET created_at = created_at - INTERVAL '40 days', status = %s, "
-    "line_offset = CASE WHEN CAST(%s AS TEXT) = 'pending' THEN NULL ELSE line_offset END WHERE first = %s"
-)
-SQLITE_BACKDATE = (
-    "UPDATE submissions_submission SET created_at = datetime(created_at, '-40 days'), status = %s, "
-    "line_offset = CASE WHEN CAST(%s AS TEXT) = 'pending' THEN NULL ELSE line_offset END WHERE first = %s"
-)
+# Three submissions moved 40 days back at once (a pruning runs every 0.5 s), done, failed, and pending
+# as if its result had never come; only the done one keeps the line it claimed.
+BACKDATE = """
+UPDATE submissions_submission SET
+    created_at = {forty_days_before},
+    status = CASE first WHEN 'olddone' THEN 'done' WHEN 'oldfailed' THEN 'failed' ELSE 'pending' END,
+    line_offset = CASE first WHEN 'olddone' THEN line_offset END
+WHERE first IN ('olddone', 'oldfailed', 'oldpending')
+"""
+FORTY_DAYS_BEFORE = {"postgresql": "created_at - INTERVAL '40 days'", "sqlite": "datetime(created_at, '-40 days')"}
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
@@ -32,9 +33,7 @@ def test_the_collector_removes_old_done_and_failed_submissions_and_the_results_f
     # After the collector's first pruning, at its start: what goes next is its schedule's doing.
     wait_until(lambda: "Pruned 0 submissions" in collector.log(), 30, what="the collector's first pruning")
 
-    backdate = BACKDATE if stack.database_url else SQLITE_BACKDATE
-    for status, first in (("done", "olddone"), ("failed", "oldfailed"), ("pending", "oldpending")):
-        assert stack.execute(backdate, (status, status, first)) == 1
+    assert stack.execute(BACKDATE.format(forty_days_before=FORTY_DAYS_BEFORE[database])) == 3
 
     wait_until(
         lambda: [row["first"] for row in stack.submissions()] == ["oldpending", "recent"],

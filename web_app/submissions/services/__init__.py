@@ -14,7 +14,7 @@ from ..exceptions import (
 from .collecting import CollectReport, collect_pending
 from .outcomes import Outcome, expected_result, read_outcome, read_outcomes
 from .recording import finish_interrupted_recordings, outcome_record, result_record
-from .retention import PruneReport, submissions_prune
+from .retention import PruneReport, logins_prune, submissions_prune
 from .sending import discard, send, submission_create
 from .waiting import result_came_since, wait_for_result
 
@@ -33,6 +33,7 @@ __all__ = [
     "discard",
     "expected_result",
     "finish_interrupted_recordings",
+    "logins_prune",
     "outcome_record",
     "read_outcome",
     "read_outcomes",

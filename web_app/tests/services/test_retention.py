@@ -6,7 +6,7 @@ from axes.models import AccessLog
 from django.utils import timezone
 
 from submissions.models import StaffLogin, Submission
-from submissions.services import submissions_prune
+from submissions.services import logins_prune, submissions_prune
 
 DONE, FAILED, PENDING = Submission.Status.DONE, Submission.Status.FAILED, Submission.Status.PENDING
 
@@ -80,9 +80,30 @@ def test_ended_admin_logins_and_old_login_records_go(keep_30_days, admin_user):
         log = AccessLog.objects.create(username="admin", ip_address="203.0.113.1", user_agent="test")
         AccessLog.objects.filter(pk=log.pk).update(attempt_time=now - timedelta(days=days_ago))
 
-    report = submissions_prune()
-
-    assert report.staff_logins == 1
+    assert logins_prune() == 1
     assert list(StaffLogin.objects.all()) == [running]
     assert AccessLog.objects.count() == 1
     assert AccessLog.objects.get().attempt_time > now - timedelta(days=2)
+
+
+def test_ended_admin_logins_go_with_keep_days_0_too(settings, admin_user):
+    settings.SUBMISSIONS_KEEP_DAYS = 0
+    now = timezone.now()
+    StaffLogin.objects.create(key_digest="a" * 64, user=admin_user, started_at=now, ends_at=now - timedelta(seconds=1))
+
+    assert logins_prune() == 1
+    assert not StaffLogin.objects.exists()
+
+
+def test_each_batch_of_a_thousand_goes_in_one_statement(keep_30_days, django_assert_max_num_queries):
+    Submission.objects.bulk_create(
+        Submission(first="cats", second="dogs", task_id=uuid.uuid4(), status=DONE) for _ in range(1001)
+    )
+    Submission.objects.update(created_at=timezone.now() - timedelta(days=31))
+
+    # Two batches, each one DELETE inside its savepoint (the test runs in a transaction).
+    with django_assert_max_num_queries(2 * 3):
+        report = submissions_prune()
+
+    assert report.submissions == 1001
+    assert not Submission.objects.exists()

@@ -98,6 +98,8 @@ class Command(BaseCommand):
                 try:
                     if services.submissions_prune(max_batches=PRUNE_BATCHES_PER_SWEEP).more:
                         next_prune = time.monotonic()
+                    else:
+                        services.logins_prune()
                 except Exception as exc:  # as a sweep: what is left is pruned next time
                     logger.warning("Pruning failed, trying again in %g s: %s", settings.SUBMISSIONS_PRUNE_INTERVAL, exc)
             beat()

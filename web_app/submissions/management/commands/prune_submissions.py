@@ -12,11 +12,14 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
+        logins = services.logins_prune()
         if settings.SUBMISSIONS_KEEP_DAYS <= 0:
-            self.stdout.write("SUBMISSIONS_KEEP_DAYS is 0: every submission is kept, none removed")
+            self.stdout.write(
+                f"SUBMISSIONS_KEEP_DAYS is 0: every submission is kept; removed {logins} ended admin logins"
+            )
             return
         report = services.submissions_prune()
         self.stdout.write(
             f"removed {report.submissions} submissions older than {settings.SUBMISSIONS_KEEP_DAYS} days "
-            f"and {report.staff_logins} ended admin logins"
+            f"and {logins} ended admin logins"
         )
