@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bench import metrics
-from bench.run import BROKER_URL, OUT_DIR, RESULTS_DIR, System, make_stack
+from bench.run import System, make_stack
+from bench.settings import BROKER_URL, OUT_DIR, RESULTS_DIR
 from bench.stacks import SEED_FIELDS, SeedStack
 from harness.external_services import delete_queue
 from harness.processes import HttpClient, Stack

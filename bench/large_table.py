@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from bench.load import Load
-from bench.run import BACKEND_URL, BROKER_URL, OUT_DIR, RESULTS_DIR
+from bench.settings import BACKEND_URL, BROKER_URL, OUT_DIR, RESULTS_DIR
 from harness.external_services import create_database, delete_queue, drop_database
 from harness.processes import HttpClient, Stack
 

@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.load import Load
-from bench.run import BROKER_URL, OUT_DIR, RESULTS_DIR, VENV_BIN, System, make_stack
+from bench.run import VENV_BIN, System, make_stack
+from bench.settings import BROKER_URL, OUT_DIR, RESULTS_DIR
 from harness.external_services import delete_queue
 from harness.processes import Stack
 

@@ -27,16 +27,11 @@ from kombu import Connection
 from bench import metrics, report
 from bench.form_probe import time_form_page
 from bench.load import REQUEST_TIMEOUT, FormProbe, Load, Sample, browser_medians, shows_result
+from bench.settings import BACKEND_URL, BROKER_URL, OUT_DIR, RESULTS_DIR
 from bench.stacks import SEED_FIELDS, ReducedStack, SeedStack, redirected_to_the_form
 from harness.external_services import amqp_channel, delete_queue
 from harness.processes import REPO_DIR, VENV_BIN, HttpClient, Process, Stack, wait_until
 
-BENCH_DIR = Path(__file__).resolve().parent
-OUT_DIR = Path(os.environ.get("BENCH_OUT_DIR", BENCH_DIR / "out"))
-RESULTS_DIR = Path(os.environ.get("BENCH_RESULTS_DIR", BENCH_DIR / "results"))
-
-BROKER_URL = os.environ.get("CELERY_BROKER_URL", "amqp://django:django@127.0.0.1:5672/rabbit")
-BACKEND_URL = os.environ.get("CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/0")
 # BENCH_DATABASE_URL puts the project's web app on that database (the compose deployment's
 # PostgreSQL, say) instead of SQLite; the seed keeps its own SQLite file.
 DATABASE_ENV = {"DATABASE_URL": os.environ["BENCH_DATABASE_URL"]} if os.environ.get("BENCH_DATABASE_URL") else {}

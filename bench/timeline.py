@@ -155,7 +155,8 @@ def report(timelines: list[dict], clients: int, seconds: int) -> str:
 
 def main(clients: int = 64, seconds: int = 20) -> int:
     from bench.load import Load
-    from bench.run import BROKER_URL, OUT_DIR, RESULTS_DIR, System, make_stack
+    from bench.run import System, make_stack
+    from bench.settings import BROKER_URL, OUT_DIR, RESULTS_DIR
     from harness.external_services import delete_queue
     from harness.processes import Stack
 
