@@ -205,8 +205,17 @@ class ClusterProject(ComposeProject):
                 answer = json.loads(engine("exec", self.web_server(), "python", "-c", script, timeout=60) or "{}")
             except (subprocess.CalledProcessError, subprocess.TimeoutExpired, AssertionError, ValueError):
                 return None
-            # Message counts appear with the node's first statistics after a start.
-            return answer if "messages_ready" in answer and answer.get("leader") else None
+            if not answer.get("leader"):
+                return None
+            if "messages_ready" not in answer:
+                # The leader's node reports no statistics: none yet after a start, or none for good once
+                # its management agent has crashed (RabbitMQ 4.1's rabbit_mgmt_external_stats can, on a
+                # node that reconnected): rabbitmqctl counts the messages instead.
+                counts = self.task_queue_counts()
+                if counts is None:
+                    return None
+                answer["messages_ready"], answer["messages_unacknowledged"] = counts
+            return answer
 
         queue = wait_until(ask, timeout, interval=2, what=f"the queue {TASK_QUEUE} from the management API")
         return {
@@ -216,6 +225,27 @@ class ClusterProject(ComposeProject):
             "ready": queue["messages_ready"],
             "unacked": queue["messages_unacknowledged"],
         }
+
+    def task_queue_counts(self) -> tuple[int, int] | None:
+        """The task queue's ready and unacknowledged messages as rabbitmqctl lists them; None when no node can."""
+        try:
+            listing = self.rabbitmqctl(
+                "list_queues",
+                "-p",
+                "rabbit",
+                "name",
+                "messages_ready",
+                "messages_unacknowledged",
+                "--formatter",
+                "json",
+            )
+        except AssertionError:
+            return None
+        with contextlib.suppress(ValueError):
+            for queue in json.loads(listing):
+                if queue.get("name") == TASK_QUEUE:
+                    return int(queue["messages_ready"]), int(queue["messages_unacknowledged"])
+        return None
 
     def running_nodes(self) -> list[str]:
         """The nodes running in the cluster, as the first node that answers sees it; none when none answers."""

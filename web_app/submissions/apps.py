@@ -11,8 +11,8 @@ class SubmissionsConfig(AppConfig):
     def ready(self):
         from django.conf import settings
         from django.contrib.auth.signals import user_logged_in, user_logged_out
-        from kombu.utils.url import maybe_sanitize_url
 
+        from .broker import masked_url
         from .staff_logins import staff_login_end, staff_login_start
 
         user_logged_in.connect(staff_login_start, dispatch_uid="staff_login_start")
@@ -27,6 +27,6 @@ class SubmissionsConfig(AppConfig):
 
         logger.info(
             "Sending tasks to broker %s, reading results from %s",
-            maybe_sanitize_url(app.conf.broker_url),
-            maybe_sanitize_url(app.conf.result_backend),
+            masked_url(app.conf.broker_url),
+            masked_url(app.conf.result_backend),
         )

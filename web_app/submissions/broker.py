@@ -13,6 +13,7 @@ from celery.app.control import Control
 from django.conf import settings
 from kombu import Producer
 from kombu.pidbox import Mailbox
+from kombu.utils.url import maybe_sanitize_url
 
 from web_app.celery import app
 
@@ -72,3 +73,9 @@ def ready_messages_and_consumers(connection, queue: str) -> tuple[int, int]:
         with contextlib.suppress(*connection.channel_errors, *connection.connection_errors):
             channel.close()
     return messages, consumers
+
+
+def masked_url(url: str) -> str:
+    """A broker or result backend URL for the log, every password masked, in each URL of a `;`-separated
+    list too (the sentinels'): kombu's maybe_sanitize_url masks only the first."""
+    return ";".join(maybe_sanitize_url(part) for part in url.split(";"))

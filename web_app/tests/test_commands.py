@@ -89,3 +89,13 @@ def test_prune_submissions_with_keep_days_0_says_it_keeps_everything(settings):
     call_command("prune_submissions", stdout=output)
 
     assert "every submission is kept" in output.getvalue()
+
+
+def test_the_collectors_notice_masks_every_sentinels_password(monkeypatch):
+    backend = ";".join(f"sentinel://:secret{n}@redis-sentinel-{n}:26379/0" for n in (1, 2, 3))
+    monkeypatch.setitem(app.conf, "result_backend", backend)
+
+    notice = collect_results.configuration_notice()
+
+    assert "secret" not in notice
+    assert notice.count(":**@redis-sentinel-") == 3

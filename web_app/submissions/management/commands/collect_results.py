@@ -6,9 +6,9 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from kombu.utils.url import maybe_sanitize_url
 
 from submissions import services
+from submissions.broker import masked_url
 from web_app.celery import app
 
 CONFIGURATION_VARIABLES = ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
@@ -16,10 +16,7 @@ CONFIGURATION_VARIABLES = ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
 
 def configuration_notice() -> str:
     """One line naming the broker and result backend in use (passwords masked), and any left unset."""
-    notice = (
-        f"Broker {maybe_sanitize_url(app.conf.broker_url)}, "
-        f"result backend {maybe_sanitize_url(app.conf.result_backend)}"
-    )
+    notice = f"Broker {masked_url(app.conf.broker_url)}, result backend {masked_url(app.conf.result_backend)}"
     unset = [name for name in CONFIGURATION_VARIABLES if not os.environ.get(name)]
     if unset:
         notice += (
